@@ -1,0 +1,33 @@
+//! Shared helpers for ncodec's integration tests.
+
+use std::path::{Path, PathBuf};
+
+/// The committed fixtures folder (`tests/fixtures`).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// `../shared` beside the project, if present; tests that need it skip otherwise.
+pub fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared is absent");
+        None
+    }
+}
+
+/// Compares `bytes` with fixture `name`; with `NCODEC_BLESS=1` rewrites it first.
+///
+/// # Panics
+/// If the fixture is missing or differs.
+pub fn check_golden(name: &str, bytes: &[u8]) {
+    let path = fixtures().join(name);
+    if std::env::var_os("NCODEC_BLESS").is_some() {
+        std::fs::write(&path, bytes).expect("write golden");
+    }
+    let want = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (NCODEC_BLESS=1 creates it)", path.display()));
+    assert!(bytes == want.as_slice(), "bytes differ from golden {name}");
+}
