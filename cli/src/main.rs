@@ -35,6 +35,92 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compress an image (PNG or JPEG) into an .ncx file.
+    Encode {
+        /// Input image (`-` reads stdin).
+        input: PathBuf,
+        /// Output .ncx file (`-` writes stdout).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Shipped model to use (default: the default image model; see `ncodec models`).
+        #[arg(long, conflicts_with = "model_dir")]
+        model: Option<String>,
+        /// Use a model exported by `ncodec train` from this folder instead.
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+        /// Quality level (higher is better quality and larger files).
+        #[arg(short, long)]
+        quality: Option<u8>,
+    },
+    /// Decompress an .ncx file; the output format follows the extension (.png, .jpg).
+    Decode {
+        /// Input .ncx file (`-` reads stdin).
+        input: PathBuf,
+        /// Output image (`-` writes PNG to stdout).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Decode with a model exported by `ncodec train` from this folder.
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+    },
+    /// Train a model (runs until --steps; rerun the same command to resume).
+    #[command(subcommand)]
+    Train(TrainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TrainCommand {
+    /// Train a hyperprior image model on a folder of PNG/JPEG photos.
+    Image(TrainImageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainImageArgs {
+    /// Folder of training images (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Folder of validation images.
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Output folder for checkpoints, log.csv and the final weights.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Hidden channels N.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Latent channels M.
+    #[arg(long, default_value_t = 96)]
+    m: usize,
+    /// Train the scale-only hyperprior instead of the mean-scale one.
+    #[arg(long)]
+    scale_only: bool,
+    /// λ of each quality level, ascending, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483])]
+    lambdas: Vec<f64>,
+    /// Patch size (multiple of 64).
+    #[arg(long, default_value_t = 128)]
+    patch: u32,
+    /// Batch size.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Total number of steps.
+    #[arg(long, default_value_t = 100_000)]
+    steps: u64,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: u64,
+    /// Steps between validations.
+    #[arg(long, default_value_t = 2000)]
+    val_every: u64,
+    /// Downscale JPEG training images by this factor (1 keeps them).
+    #[arg(long, default_value_t = 2)]
+    jpeg_downscale: u32,
 }
 
 fn main() -> ExitCode {
@@ -109,6 +195,28 @@ fn read_input(path: &PathBuf, limit: u64) -> Result<Vec<u8>, CliError> {
     Ok(buf)
 }
 
+fn write_output(path: &PathBuf, data: &[u8]) -> Result<(), CliError> {
+    let name = path.display().to_string();
+    if name == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(data)
+            .and_then(|()| out.flush())
+            .map_err(ctx("cannot write to stdout"))
+    } else {
+        // Write next to the target and rename, so a failure never leaves half a file.
+        let tmp = path.with_extension(format!(
+            "{}.tmp",
+            path.extension().and_then(|e| e.to_str()).unwrap_or("out")
+        ));
+        std::fs::write(&tmp, data)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                ctx(format!("cannot write {name}"))(e)
+            })
+    }
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(ctx("cannot write to stdout"));
@@ -151,6 +259,127 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     ))?;
                 }
             }
+        }
+        Command::Encode {
+            input,
+            output,
+            model,
+            model_dir,
+            quality,
+        } => {
+            let limits = Limits::default();
+            let bytes = read_input(&input, limits.max_file_bytes)?;
+            let name = input.display().to_string();
+            let img = image::load_from_memory(&bytes)
+                .map_err(ctx(format!("cannot decode image {name}")))?;
+            let (w, h) = (u64::from(img.width()), u64::from(img.height()));
+            if w * h > limits.max_pixels {
+                return Err(CliError {
+                    context: format!("{name} is too large"),
+                    source: Box::new(ncodec::Error::LimitExceeded {
+                        what: "image pixels",
+                        value: w * h,
+                        limit: limits.max_pixels,
+                    }),
+                });
+            }
+            let (rgb, channels) = ncodec::image_codec::prepare_input(&img)
+                .map_err(ctx(format!("cannot encode {name}")))?;
+            let device = ncodec::device::default_device();
+            let (codec, default_q) = match (&model_dir, &model) {
+                (Some(dir), _) => {
+                    let m = ncodec::registry::load_image_model_dir(dir, &device)
+                        .map_err(ctx(format!("cannot load model from {}", dir.display())))?;
+                    let q = (m.levels() / 2) as u8;
+                    (m, q)
+                }
+                (None, id) => {
+                    let entry = match id {
+                        Some(id) => ncodec::registry::find(id),
+                        None => ncodec::registry::default_for(ncodec::container::MediaKind::Image),
+                    }
+                    .map_err(ctx("no model to encode with"))?;
+                    let m = ncodec::registry::load_image_model(entry.id, &device)
+                        .map_err(ctx(format!("cannot load model {}", entry.id)))?;
+                    (m, entry.default_quality)
+                }
+            };
+            let q = quality.unwrap_or(default_q);
+            let (ncx, stats) = codec
+                .encode_with_channels(&rgb, channels, q)
+                .map_err(ctx(format!("cannot encode {name}")))?;
+            write_output(&output, &ncx)?;
+            eprintln!(
+                "{name}: {}x{} -> {} bytes, {:.4} bpp (model {}, quality {q}; estimate {:.4} bpp)",
+                w,
+                h,
+                stats.bytes,
+                stats.bytes as f64 * 8.0 / (w * h) as f64,
+                codec.id(),
+                stats.estimated_bits / (w * h) as f64
+            );
+        }
+        Command::Decode {
+            input,
+            output,
+            model_dir,
+        } => {
+            let limits = Limits::default();
+            let bytes = read_input(&input, limits.max_file_bytes)?;
+            let name = input.display().to_string();
+            let c = ncodec::container::Container::from_bytes(&bytes, &limits)
+                .map_err(ctx(format!("cannot read {name}")))?;
+            let device = ncodec::device::default_device();
+            let codec = match &model_dir {
+                Some(dir) => ncodec::registry::load_image_model_dir(dir, &device)
+                    .map_err(ctx(format!("cannot load model from {}", dir.display())))?,
+                None => ncodec::registry::load_image_model(&c.header.model_id, &device)
+                    .map_err(ctx(format!("cannot decode {name}")))?,
+            };
+            let rgb = codec
+                .decode_container(&c)
+                .map_err(ctx(format!("cannot decode {name}")))?;
+            let channels = match c.header.media {
+                MediaInfo::Image { channels, .. } => channels,
+                _ => 3,
+            };
+            let img = ncodec::image_codec::restore_channels(rgb, channels);
+            let out_name = output.display().to_string();
+            let format = if out_name == "-" {
+                image::ImageFormat::Png
+            } else {
+                image::ImageFormat::from_path(&output).map_err(ctx(format!("cannot tell the image format of {out_name} from its extension (use .png or .jpg)")))?
+            };
+            let mut buf = std::io::Cursor::new(Vec::new());
+            let img = if format == image::ImageFormat::Jpeg && img.color().has_alpha() {
+                image::DynamicImage::ImageRgb8(img.to_rgb8())
+            } else {
+                img
+            };
+            img.write_to(&mut buf, format)
+                .map_err(ctx(format!("cannot write {out_name}")))?;
+            write_output(&output, &buf.into_inner())?;
+        }
+        Command::Train(TrainCommand::Image(a)) => {
+            let opts = ncodec::train::TrainOptions {
+                data: a.data,
+                val: a.val,
+                out: a.out,
+                n: a.n,
+                m: a.m,
+                mean_scale: !a.scale_only,
+                lambdas: a.lambdas,
+                patch: a.patch,
+                batch: a.batch,
+                steps: a.steps,
+                lr: a.lr,
+                seed: a.seed,
+                checkpoint_every: a.checkpoint_every.max(1),
+                val_every: a.val_every.max(1),
+                jpeg_downscale: a.jpeg_downscale.max(1),
+            };
+            let device = ncodec::device::default_device();
+            ncodec::train::train_image(&opts, &device).map_err(ctx("training failed"))?;
         }
     }
     Ok(())

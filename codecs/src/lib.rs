@@ -31,9 +31,12 @@
 //!   stays on the CPU, so files are identical either way).
 
 pub mod container;
+pub mod device;
 mod error;
+pub mod image_codec;
 pub mod info;
 pub mod registry;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use ncodec_entropy as entropy;

@@ -1,11 +1,16 @@
-//! The models this build ships, by id.
+//! The models this build ships, by id, and loading of models from folders.
 //!
-//! Every entry here has real trained weights committed under `models/weights/` with a
-//! model card. The list grows as codecs land; an id found in a file but not here is an
-//! [`Error::UnknownModel`](crate::Error::UnknownModel).
+//! Every shipped entry has real trained weights committed under `models/weights/<id>/`
+//! with a model card, embedded into the binary so no configuration is needed. An id found
+//! in a file but not here is an [`Error::UnknownModel`].
+
+use std::path::Path;
+
+use ncodec_models::burn::prelude::Device;
 
 use crate::container::MediaKind;
 use crate::error::{Error, Result};
+use crate::image_codec::ImageModel;
 
 /// A shipped model, as listed by `ncodec models`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -26,9 +31,19 @@ pub struct ModelEntry {
     pub default: bool,
 }
 
-/// All shipped models. Empty until the first trained model lands (see the issues).
+struct Embedded {
+    entry: ModelEntry,
+    config: &'static [u8],
+    weights: &'static [u8],
+    tables: &'static [u8],
+}
+
+/// The embedded models. Empty until the first trained model lands.
+const EMBEDDED: &[Embedded] = &[];
+
+/// All shipped models.
 pub fn models() -> Vec<ModelEntry> {
-    Vec::new()
+    EMBEDDED.iter().map(|e| e.entry.clone()).collect()
 }
 
 /// The shipped model with this id.
@@ -40,4 +55,63 @@ pub fn find(id: &str) -> Result<ModelEntry> {
         .into_iter()
         .find(|m| m.id == id)
         .ok_or_else(|| Error::UnknownModel(id.to_string()))
+}
+
+/// The default model for a media kind.
+///
+/// # Errors
+/// [`Error::Unsupported`] if this build ships none.
+pub fn default_for(kind: MediaKind) -> Result<ModelEntry> {
+    models()
+        .into_iter()
+        .find(|m| m.kind == kind && m.default)
+        .ok_or_else(|| Error::Unsupported(format!("this build ships no trained {kind} model yet")))
+}
+
+/// Loads a shipped image model.
+///
+/// # Errors
+/// [`Error::UnknownModel`] if `id` is not shipped or is not an image model.
+pub fn load_image_model(id: &str, device: &Device) -> Result<ImageModel> {
+    let e = EMBEDDED
+        .iter()
+        .find(|e| e.entry.id == id && e.entry.kind == MediaKind::Image)
+        .ok_or_else(|| Error::UnknownModel(id.to_string()))?;
+    ImageModel::from_parts(id, e.config, e.weights, e.tables, device)
+}
+
+/// Loads an image model exported by `ncodec train image` from a folder holding
+/// `model.json`, `weights.bpk` and `tables.bin`. Its id is the folder's name.
+///
+/// # Errors
+/// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.
+pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageModel> {
+    let read = |name: &str| {
+        let p = dir.join(name);
+        std::fs::read(&p).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", p.display()),
+            ))
+        })
+    };
+    let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let id: String = canon
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect()
+        })
+        .filter(|s: &String| !s.is_empty())
+        .unwrap_or_else(|| "local-model".into());
+    ImageModel::from_parts(
+        &id,
+        &read("model.json")?,
+        &read("weights.bpk")?,
+        &read("tables.bin")?,
+        device,
+    )
 }

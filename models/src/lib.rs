@@ -1,1 +1,22 @@
-//! placeholder
+//! # ncodec-models
+//!
+//! Learned transforms for ncodec, in Burn 0.22 (run-time `Device`, no backend generic).
+//!
+//! - [`gdn`]: GDN / inverse GDN.
+//! - [`bottleneck`]: the factorized entropy bottleneck for hyper-latents.
+//! - [`gaussian`]: Gaussian-conditional likelihoods.
+//! - [`hyperprior`]: scale and mean-scale hyperprior image models with variable rate.
+//! - [`cpu`]: the fixed-order CPU kernel that runs `h_s` identically on every machine.
+//! - [`export`]: freezing a trained model into integer tables for `ncodec-entropy`.
+//!
+//! Choose a device with `Device::flex()` (CPU, default build) or, with the `wgpu`
+//! feature, a GPU device; training wraps it with `.autodiff()`.
+
+pub mod bottleneck;
+pub mod cpu;
+pub mod export;
+pub mod gaussian;
+pub mod gdn;
+pub mod hyperprior;
+
+pub use burn;

@@ -1,0 +1,445 @@
+//! The learned image codec: a hyperprior model plus its frozen integer priors.
+//!
+//! Sections of an image file (see `docs/FORMAT.md` for the container):
+//! - `ZHAT`: the hyper-latents `round(z − median)`, one table per channel.
+//! - `YHAT`: the latents `round(y − μ)` (μ = 0 for the scale model), table chosen by
+//!   the scale that `h_s` predicts from `ẑ`.
+//!
+//! `h_s` runs in the fixed-order CPU kernel on both sides, so scale indices and means
+//! are bit-identical whatever device ran `g_a` and `g_s`.
+
+use image::RgbImage;
+use ncodec_entropy::{decode as ent_decode, encode as ent_encode, scale_index};
+use ncodec_models::burn::module::Module;
+use ncodec_models::burn::prelude::*;
+use ncodec_models::burn::store::ModuleRecord;
+use ncodec_models::burn::tensor::Bytes;
+use ncodec_models::cpu::{CpuNet, FeatureMap};
+use ncodec_models::export::FrozenPriors;
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig};
+use sha2::{Digest, Sha256};
+
+use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
+use crate::error::{Error, Result};
+
+/// Spatial downsampling of `z` relative to the image (`y` is 16×, `z` 64×).
+pub const PAD_MULTIPLE: usize = 64;
+
+/// Independent entropy streams for `y` (lets decoding use several cores).
+const Y_STREAMS: usize = 4;
+
+/// A loaded image model ready to encode and decode.
+#[derive(Debug)]
+pub struct ImageModel {
+    id: String,
+    config: HyperpriorConfig,
+    model: Hyperprior,
+    priors: FrozenPriors,
+    h_s: CpuNet,
+    digest: [u8; 32],
+    device: Device,
+}
+
+/// What [`ImageModel::encode`] returns besides the bytes.
+#[derive(Debug, Clone)]
+pub struct EncodeStats {
+    /// Bits the integer tables assign to the symbols (the model's estimate of the rate).
+    pub estimated_bits: f64,
+    /// Real size in bytes of the whole file.
+    pub bytes: usize,
+}
+
+/// Digest of a model: SHA-256 over its config, weights and tables, each length-prefixed.
+pub fn model_digest(config: &[u8], weights: &[u8], tables: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [config, weights, tables] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+impl ImageModel {
+    /// Loads a model from its three files' bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if a part does not parse or does not fit the config.
+    pub fn from_parts(
+        id: &str,
+        config: &[u8],
+        weights: &[u8],
+        tables: &[u8],
+        device: &Device,
+    ) -> Result<Self> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            Error::InvalidArgument(format!("model {id}: {what}: {e}"))
+        };
+        let cfg: HyperpriorConfig =
+            serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .map_err(|e| bad("weights", &e))?;
+        let model = cfg
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| bad("weights", &e))?;
+        let priors = FrozenPriors::from_bytes(tables).map_err(|e| bad("tables", &e))?;
+        if priors.z_tables.len() != model.hyper_channels() {
+            return Err(bad("tables", &"channel count differs from the weights"));
+        }
+        let h_s = model.h_s_cpu();
+        Ok(Self {
+            id: id.to_string(),
+            digest: model_digest(config, weights, tables),
+            config: cfg,
+            model,
+            priors,
+            h_s,
+            device: device.clone(),
+        })
+    }
+
+    /// Serialises a (trained) model into the three parts `from_parts` reads, freezing its
+    /// priors. This is the export step; its output is what gets committed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the priors cannot be frozen or weights not written.
+    pub fn export(
+        config: &HyperpriorConfig,
+        model: &Hyperprior,
+    ) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let priors = FrozenPriors::from_bottleneck(&model.entropy_bottleneck)
+            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let weights = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let cfg = serde_json::to_vec_pretty(config).expect("serialisable");
+        Ok((cfg, weights.to_vec(), priors.to_bytes()))
+    }
+
+    /// The model id written into files.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Number of quality levels (`0..levels`).
+    pub fn levels(&self) -> usize {
+        self.model.levels()
+    }
+
+    /// SHA-256 of config, weights and tables.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &HyperpriorConfig {
+        &self.config
+    }
+
+    /// Encodes an 8-bit RGB image at `quality` (a level index).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty image or a quality out of range.
+    pub fn encode(&self, img: &RgbImage, quality: u8) -> Result<(Vec<u8>, EncodeStats)> {
+        self.encode_with_channels(img, 3, quality)
+    }
+
+    /// Like [`ImageModel::encode`], recording `channels` (1, 3 or 4) as the layout to
+    /// restore on decode (see [`prepare_input`]).
+    ///
+    /// # Errors
+    /// As [`ImageModel::encode`].
+    pub fn encode_with_channels(
+        &self,
+        img: &RgbImage,
+        channels: u8,
+        quality: u8,
+    ) -> Result<(Vec<u8>, EncodeStats)> {
+        let level = usize::from(quality);
+        if level >= self.levels() {
+            return Err(Error::InvalidArgument(format!(
+                "quality {quality} out of range 0..={} for model {}",
+                self.levels() - 1,
+                self.id
+            )));
+        }
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        if w == 0 || h == 0 {
+            return Err(Error::InvalidArgument("empty image".into()));
+        }
+        let (pw, ph) = (
+            w.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
+            h.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
+        );
+        let x = Tensor::<4>::from_data(
+            TensorData::new(pad_replicate(img, pw, ph), [1, 3, ph, pw]),
+            &self.device,
+        );
+        let y = self.model.g_a(x, level);
+        let z = self.model.h_a(y.clone());
+        let [_, m, yh, yw] = y.dims();
+        let [_, n, zh, zw] = z.dims();
+        let y = to_vec(y);
+        let z = to_vec(z);
+
+        // Hyper-latents: symbols relative to the medians, one table per channel.
+        let zc = zh * zw;
+        let meds = &self.priors.z_medians;
+        let z_sym: Vec<i32> = z
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v - meds[i / zc]).round() as i32)
+            .collect();
+        let z_idx: Vec<u16> = (0..z.len()).map(|i| (i / zc) as u16).collect();
+        let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
+
+        let y_idx: Vec<u16> = scales
+            .iter()
+            .map(|&s| scale_index(&self.priors.scale_table, s))
+            .collect();
+        let y_sym: Vec<i32> = y
+            .iter()
+            .zip(&means)
+            .map(|(&v, &mu)| (v - mu).round() as i32)
+            .collect();
+        debug_assert_eq!(y_sym.len(), m * yh * yw);
+
+        let est = self.priors.z_tables.estimate_bits(&z_sym, &z_idx)?
+            + self.priors.y_tables.estimate_bits(&y_sym, &y_idx)?;
+        let zs = ent_encode(&self.priors.z_tables, &z_sym, &z_idx, 1)?;
+        let ys = ent_encode(
+            &self.priors.y_tables,
+            &y_sym,
+            &y_idx,
+            Y_STREAMS.min(y_sym.len()),
+        )?;
+        let header = Header {
+            version: FORMAT_VERSION,
+            flags: 0,
+            model_id: self.id.clone(),
+            model_digest: self.digest,
+            quality,
+            media: MediaInfo::Image {
+                width: w as u32,
+                height: h as u32,
+                channels,
+                bit_depth: 8,
+            },
+        };
+        let bytes = Container {
+            header,
+            sections: vec![
+                Section {
+                    tag: *b"ZHAT",
+                    data: zs,
+                },
+                Section {
+                    tag: *b"YHAT",
+                    data: ys,
+                },
+            ],
+        }
+        .to_bytes()?;
+        let stats = EncodeStats {
+            estimated_bits: est,
+            bytes: bytes.len(),
+        };
+        Ok((bytes, stats))
+    }
+
+    /// `ẑ = symbol + median`, then `h_s` on the CPU; returns per-element scales and means
+    /// of `y` (means all zero for the scale-only model).
+    fn hyper_synthesis(
+        &self,
+        z_sym: &[i32],
+        n: usize,
+        zh: usize,
+        zw: usize,
+        m: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let zc = zh * zw;
+        let meds = &self.priors.z_medians;
+        let z_hat: Vec<f32> = z_sym
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| s as f32 + meds[i / zc])
+            .collect();
+        let out = self.h_s.forward(FeatureMap {
+            data: z_hat,
+            c: n,
+            h: zh,
+            w: zw,
+        });
+        let per = out.h * out.w;
+        if self.model.mean_scale {
+            let (s, mu) = out.data.split_at(m * per);
+            (s.to_vec(), mu.to_vec())
+        } else {
+            (out.data, vec![0.0; m * per])
+        }
+    }
+
+    /// Decodes a file written by [`ImageModel::encode`] with this model.
+    ///
+    /// # Errors
+    /// Container errors, [`Error::UnknownModel`] / [`Error::ModelMismatch`] if the file
+    /// was written by another model, [`Error::Corrupt`] for inconsistent payloads.
+    pub fn decode(&self, bytes: &[u8], limits: &Limits) -> Result<RgbImage> {
+        let c = Container::from_bytes(bytes, limits)?;
+        self.decode_container(&c)
+    }
+
+    /// Decodes an already parsed container.
+    ///
+    /// # Errors
+    /// As [`ImageModel::decode`].
+    pub fn decode_container(&self, c: &Container) -> Result<RgbImage> {
+        let h = &c.header;
+        if h.model_id != self.id {
+            return Err(Error::UnknownModel(h.model_id.clone()));
+        }
+        if h.model_digest != self.digest {
+            return Err(Error::ModelMismatch {
+                model: self.id.clone(),
+                file: hex(&h.model_digest),
+                ours: hex(&self.digest),
+            });
+        }
+        let MediaInfo::Image {
+            width,
+            height,
+            channels: 1 | 3 | 4,
+            bit_depth: 8,
+        } = h.media
+        else {
+            return Err(Error::Unsupported(format!(
+                "{:?} is not an 8-bit RGB image",
+                h.media
+            )));
+        };
+        let level = usize::from(h.quality);
+        if level >= self.levels() {
+            return Err(Error::Corrupt(format!(
+                "quality {} out of range",
+                h.quality
+            )));
+        }
+        let (w, hgt) = (width as usize, height as usize);
+        let (pw, ph) = (
+            w.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
+            hgt.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
+        );
+        let (m, n) = (self.model.latent_channels(), self.model.hyper_channels());
+        let (zh, zw, yh, yw) = (ph / 64, pw / 64, ph / 16, pw / 16);
+        let zc = zh * zw;
+        let z_idx: Vec<u16> = (0..n * zc).map(|i| (i / zc) as u16).collect();
+        let z_sym = ent_decode(&self.priors.z_tables, c.section(b"ZHAT")?, &z_idx)?;
+        let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
+        let y_idx: Vec<u16> = scales
+            .iter()
+            .map(|&s| scale_index(&self.priors.scale_table, s))
+            .collect();
+        let y_sym = ent_decode(&self.priors.y_tables, c.section(b"YHAT")?, &y_idx)?;
+        let y_hat: Vec<f32> = y_sym
+            .iter()
+            .zip(&means)
+            .map(|(&s, &mu)| s as f32 + mu)
+            .collect();
+        let y_hat = Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &self.device);
+        let x_hat = to_vec(self.model.g_s(y_hat, level));
+        Ok(crop_to_rgb8(&x_hat, pw, ph, w, hgt))
+    }
+}
+
+fn to_vec(t: Tensor<4>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+/// The image as `[3, ph, pw]` planes in `[0, 1]`, padded by repeating the last row and
+/// column (cheaper to code than a hard zero border). The one padding helper.
+pub fn pad_replicate(img: &RgbImage, pw: usize, ph: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let raw = img.as_raw();
+    let mut out = vec![0f32; 3 * pw * ph];
+    for y in 0..ph {
+        let sy = y.min(h - 1);
+        for x in 0..pw {
+            let sx = x.min(w - 1);
+            let p = &raw[(sy * w + sx) * 3..(sy * w + sx) * 3 + 3];
+            for c in 0..3 {
+                out[(c * ph + y) * pw + x] = f32::from(p[c]) / 255.0;
+            }
+        }
+    }
+    out
+}
+
+/// Crops `[3, ph, pw]` planes to `w × h` and rounds to 8-bit RGB.
+pub fn crop_to_rgb8(planes: &[f32], pw: usize, ph: usize, w: usize, h: usize) -> RgbImage {
+    let mut raw = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let v = planes[(c * ph + y) * pw + x];
+                raw.push((v * 255.0).round().clamp(0.0, 255.0) as u8);
+            }
+        }
+    }
+    RgbImage::from_raw(w as u32, h as u32, raw).expect("sized buffer")
+}
+
+/// Converts a decoded input image to the RGB the model codes, with the channel count to
+/// restore on decode.
+///
+/// 8-bit RGB is coded as is, 8-bit grayscale as gray RGB (decoded back to grayscale), and
+/// RGBA/gray-alpha only when fully opaque (decoded with opaque alpha).
+///
+/// # Errors
+/// [`Error::Unsupported`] for 16-bit or float images and for images with transparency:
+/// this codec would silently lose that information.
+pub fn prepare_input(img: &image::DynamicImage) -> Result<(RgbImage, u8)> {
+    use image::DynamicImage as D;
+    match img {
+        D::ImageRgb8(i) => Ok((i.clone(), 3)),
+        D::ImageLuma8(_) => Ok((img.to_rgb8(), 1)),
+        D::ImageRgba8(i) => {
+            if i.pixels().all(|p| p[3] == 255) {
+                Ok((img.to_rgb8(), 4))
+            } else {
+                Err(Error::Unsupported(
+                    "images with transparency (alpha < 255) cannot be coded; flatten them first"
+                        .into(),
+                ))
+            }
+        }
+        D::ImageLumaA8(i) => {
+            if i.pixels().all(|p| p[1] == 255) {
+                Ok((img.to_rgb8(), 1))
+            } else {
+                Err(Error::Unsupported(
+                    "images with transparency (alpha < 255) cannot be coded; flatten them first"
+                        .into(),
+                ))
+            }
+        }
+        other => Err(Error::Unsupported(format!(
+            "{:?} images are not supported: ncodec codes 8-bit images; convert to 8-bit first",
+            other.color()
+        ))),
+    }
+}
+
+/// Restores the channel layout recorded at encode time.
+pub fn restore_channels(rgb: RgbImage, channels: u8) -> image::DynamicImage {
+    let d = image::DynamicImage::ImageRgb8(rgb);
+    match channels {
+        1 => image::DynamicImage::ImageLuma8(d.to_luma8()),
+        4 => image::DynamicImage::ImageRgba8(d.to_rgba8()),
+        _ => d,
+    }
+}

@@ -1,0 +1,339 @@
+//! Training of the hyperprior image models (`ncodec train image`).
+//!
+//! Rate–distortion loss `λ·255²·MSE + bpp` (plus the bottleneck's auxiliary loss), Adam
+//! with gradient-norm clipping, random crops and flips from a folder, validation on a
+//! second folder, checkpoints with resume, and a CSV log of the curves. The quality
+//! levels are trained in turn, one level per step, each with its own λ and gain vector.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ncodec_datasets::{ImageFolder, PatchSampler};
+use ncodec_models::burn::module::Module;
+use ncodec_models::burn::optim::grad_clipping::GradientClippingConfig;
+use ncodec_models::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use ncodec_models::burn::prelude::*;
+use ncodec_models::burn::store::ModuleRecord;
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdOutput};
+
+use crate::error::{Error, Result};
+
+/// Everything a training run needs; saved as `train.json` in the output folder.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrainOptions {
+    /// Folder of training images.
+    pub data: PathBuf,
+    /// Folder of validation images.
+    pub val: Option<PathBuf>,
+    /// Output folder: checkpoints, log, final weights.
+    pub out: PathBuf,
+    /// Hidden channels N.
+    pub n: usize,
+    /// Latent channels M.
+    pub m: usize,
+    /// Mean-scale (true) or scale-only hyperprior.
+    pub mean_scale: bool,
+    /// λ per quality level, ascending.
+    pub lambdas: Vec<f64>,
+    /// Square patch size (multiple of 64).
+    pub patch: u32,
+    /// Batch size.
+    pub batch: usize,
+    /// Total steps to reach (a resumed run continues up to this).
+    pub steps: u64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed of the patch sampler.
+    pub seed: u64,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between validations.
+    pub val_every: u64,
+    /// Downscale factor for JPEG training images (removes their artifacts).
+    pub jpeg_downscale: u32,
+}
+
+/// Progress saved next to a checkpoint.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    /// Steps done.
+    pub step: u64,
+    /// Wall seconds spent training so far, over all sessions.
+    pub wall_seconds: f64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    }
+}
+
+fn record_err(e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("checkpoint: {e}"))
+}
+
+/// Mean squared error, bits per pixel, and the loss for one RD output.
+pub fn rd_terms(x: &Tensor<4>, out: &RdOutput) -> (Tensor<1>, Tensor<1>) {
+    let [b, _, h, w] = x.dims();
+    let mse = (out.x_hat.clone() - x.clone()).square().mean();
+    let nats = out.y_likelihoods.clone().log().sum() + out.z_likelihoods.clone().log().sum();
+    let bpp = nats
+        .neg()
+        .div_scalar((b * h * w) as f64 * std::f64::consts::LN_2);
+    (mse, bpp)
+}
+
+/// Trains (or resumes) a model as `opts` says, printing progress to stderr.
+///
+/// # Errors
+/// I/O and dataset errors, bad options, unreadable checkpoints.
+pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
+    if !opts.patch.is_multiple_of(64) || opts.patch == 0 {
+        return Err(Error::InvalidArgument(
+            "patch size must be a positive multiple of 64".into(),
+        ));
+    }
+    if opts.lambdas.is_empty() {
+        return Err(Error::InvalidArgument("need at least one λ".into()));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
+        .with_mean_scale(opts.mean_scale);
+    let cfg_path = opts.out.join("model.json");
+    cfg.save(&cfg_path)
+        .map_err(|e| Error::InvalidArgument(format!("cannot save config: {e}")))?;
+    std::fs::write(
+        opts.out.join("train.json"),
+        serde_json::to_vec_pretty(opts).expect("serialisable"),
+    )
+    .map_err(io_err(&opts.out))?;
+
+    let ds = |e: ncodec_datasets::Error| Error::InvalidArgument(format!("dataset: {e}"));
+    let folder = ImageFolder::scan(&opts.data).map_err(ds)?;
+    let images = folder.load_rgb(opts.jpeg_downscale).map_err(ds)?;
+    eprintln!(
+        "train: {} images from {}",
+        images.len(),
+        opts.data.display()
+    );
+    let val_images = match &opts.val {
+        Some(v) => ImageFolder::scan(v).map_err(ds)?.load_rgb(1).map_err(ds)?,
+        None => Vec::new(),
+    };
+
+    let ad = device.clone().autodiff();
+    let mut model = cfg.init(&ad);
+    let mut optim: ModuleOptimizer = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
+    let ckpt = opts.out.join("checkpoint.bpk");
+    let optim_path = opts.out.join("optim.bpk");
+    let state_path = opts.out.join("state.json");
+    let mut state = TrainState {
+        step: 0,
+        wall_seconds: 0.0,
+    };
+    if ckpt.is_file() && state_path.is_file() {
+        model = model.load_record(ModuleRecord::load(&ckpt).map_err(record_err)?);
+        if optim_path.is_file() {
+            optim = optim.load(&optim_path).map_err(record_err)?;
+        }
+        let s = std::fs::read(&state_path).map_err(io_err(&state_path))?;
+        state = serde_json::from_slice(&s)
+            .map_err(|e| Error::InvalidArgument(format!("state.json: {e}")))?;
+        eprintln!("train: resumed at step {}", state.step);
+    }
+    // A resumed run must not replay the same patches: mix the step into the seed.
+    let mut sampler = PatchSampler::new(
+        images,
+        opts.patch,
+        opts.seed ^ state.step.wrapping_mul(0x9E37),
+    )
+    .map_err(ds)?;
+
+    let log_path = opts.out.join("log.csv");
+    let new_log = !log_path.exists();
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(io_err(&log_path))?;
+    if new_log {
+        writeln!(log, "step,kind,level,lambda,loss,mse,psnr,bpp,aux,seconds")
+            .map_err(io_err(&log_path))?;
+    }
+    let p = opts.patch as usize;
+    let levels = opts.lambdas.len();
+    let t0 = Instant::now();
+    let wall0 = state.wall_seconds;
+    let start_step = state.step;
+    let mut acc = [0f64; 4]; // loss, mse, bpp, count
+    while state.step < opts.steps {
+        let level = (state.step % levels as u64) as usize;
+        let lambda = opts.lambdas[level];
+        let data = sampler.batch(opts.batch);
+        let x = Tensor::<4>::from_data(TensorData::new(data, [opts.batch, 3, p, p]), &ad);
+        let out = model.forward_train(x.clone(), level);
+        let (mse, bpp) = rd_terms(&x, &out);
+        let aux = model.entropy_bottleneck.aux_loss();
+        let loss = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone() + aux.clone();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(opts.lr, model, grads);
+        state.step += 1;
+
+        let (l, m, b): (f32, f32, f32) = (
+            loss.into_scalar::<f32>(),
+            mse.into_scalar::<f32>(),
+            bpp.into_scalar::<f32>(),
+        );
+        acc[0] += f64::from(l);
+        acc[1] += f64::from(m);
+        acc[2] += f64::from(b);
+        acc[3] += 1.0;
+        let elapsed = t0.elapsed().as_secs_f64();
+        state.wall_seconds = wall0 + elapsed;
+        if state.step.is_multiple_of(50) || state.step == opts.steps {
+            let n = acc[3];
+            let (l, m, b) = (acc[0] / n, acc[1] / n, acc[2] / n);
+            let rate = (state.step - start_step) as f64 / elapsed;
+            let eta = (opts.steps - state.step) as f64 / rate.max(1e-9);
+            eprintln!(
+                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {:.2} dB bpp {b:.4} aux {:.1} | {rate:.2} it/s eta {:.1} h",
+                state.step,
+                opts.steps,
+                100.0 * state.step as f64 / opts.steps as f64,
+                psnr(m),
+                aux.into_scalar::<f32>(),
+                eta / 3600.0
+            );
+            writeln!(
+                log,
+                "{},train,all,,{l},{m},{},{b},,{:.1}",
+                state.step,
+                psnr(m),
+                state.wall_seconds
+            )
+            .map_err(io_err(&log_path))?;
+            acc = [0.0; 4];
+        }
+        if state.step.is_multiple_of(opts.val_every) && !val_images.is_empty() {
+            validate(
+                &model.valid(),
+                &val_images,
+                &opts.lambdas,
+                device,
+                state.step,
+                state.wall_seconds,
+                &mut log,
+            )?;
+        }
+        if state.step.is_multiple_of(opts.checkpoint_every) || state.step == opts.steps {
+            save_checkpoint(&model, &optim, &state, &opts.out)?;
+            export(&cfg, &model.valid(), &opts.out.join("export"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `model.json`, `weights.bpk` and `tables.bin` (frozen priors) into `dir`: the
+/// files an image model ships as.
+///
+/// # Errors
+/// I/O errors and export failures.
+pub fn export(cfg: &HyperpriorConfig, model: &Hyperprior, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let (c, w, t) = crate::image_codec::ImageModel::export(cfg, model)?;
+    for (name, bytes) in [("model.json", c), ("weights.bpk", w), ("tables.bin", t)] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(io_err(&p))?;
+    }
+    Ok(())
+}
+
+fn psnr(mse: f64) -> f64 {
+    10.0 * (1.0 / mse.max(1e-12)).log10()
+}
+
+fn save_checkpoint(
+    model: &Hyperprior,
+    optim: &ModuleOptimizer,
+    state: &TrainState,
+    out: &Path,
+) -> Result<()> {
+    // Write to temporary names, then rename, so an interrupted save keeps the old files.
+    let tmp = out.join("checkpoint.bpk.tmp");
+    model.clone().valid().save_file(&tmp).map_err(record_err)?;
+    let otmp = out.join("optim.bpk.tmp");
+    optim.save(&otmp).map_err(record_err)?;
+    let stmp = out.join("state.json.tmp");
+    std::fs::write(
+        &stmp,
+        serde_json::to_vec_pretty(state).expect("serialisable"),
+    )
+    .map_err(io_err(&stmp))?;
+    for (a, b) in [
+        ("checkpoint.bpk.tmp", "checkpoint.bpk"),
+        ("optim.bpk.tmp", "optim.bpk"),
+        ("state.json.tmp", "state.json"),
+    ] {
+        std::fs::rename(out.join(a), out.join(b)).map_err(io_err(out))?;
+    }
+    Ok(())
+}
+
+/// Validation: each image center-cropped to a multiple of 64 (at most 512×512), coded at
+/// every level with rounding; logs mean estimated bpp and PSNR per level.
+fn validate(
+    model: &Hyperprior,
+    images: &[image::RgbImage],
+    lambdas: &[f64],
+    device: &Device,
+    step: u64,
+    seconds: f64,
+    log: &mut std::fs::File,
+) -> Result<()> {
+    for (level, &lambda) in lambdas.iter().enumerate() {
+        let (mut sb, mut sp) = (0.0, 0.0);
+        for img in images {
+            let w = (img.width().min(512) / 64 * 64) as usize;
+            let h = (img.height().min(512) / 64 * 64) as usize;
+            let (x0, y0) = (
+                (img.width() as usize - w) / 2,
+                (img.height() as usize - h) / 2,
+            );
+            let mut v = vec![0f32; 3 * h * w];
+            for y in 0..h {
+                for x in 0..w {
+                    let px = img.get_pixel((x0 + x) as u32, (y0 + y) as u32);
+                    for c in 0..3 {
+                        v[(c * h + y) * w + x] = f32::from(px[c]) / 255.0;
+                    }
+                }
+            }
+            let x = Tensor::<4>::from_data(TensorData::new(v, [1, 3, h, w]), device);
+            let mut out = model.forward_eval(x.clone(), level);
+            out.x_hat = out.x_hat.clamp(0.0, 1.0);
+            let (mse, bpp) = rd_terms(&x, &out);
+            sb += f64::from(bpp.into_scalar::<f32>());
+            sp += psnr(f64::from(mse.into_scalar::<f32>()));
+        }
+        let n = images.len() as f64;
+        eprintln!(
+            "  val level {level} (λ={lambda}): bpp {:.4} psnr {:.2} dB",
+            sb / n,
+            sp / n
+        );
+        writeln!(
+            log,
+            "{step},val,{level},{lambda},,,{},{},,{seconds:.1}",
+            sp / n,
+            sb / n
+        )
+        .map_err(Error::Io)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! The hyperprior family: scale hyperprior (Ballé et al. 2018, "Variational image
+//! compression with a scale hyperprior", CompressAI `bmshj2018-hyperprior`) and
+//! mean-scale hyperprior (Minnen et al. 2018, CompressAI `mbt2018-mean`), with per-level
+//! channel gains for variable rate (Cui et al. 2021, "Asymmetric gained deep image
+//! compression").
+//!
+//! ```text
+//!  x ─g_a─▶ y ─·gain[q]─▶ y_s ──h_a──▶ z ──Q──▶ ẑ ──h_s (CPU, fixed order)──▶ σ (, μ)
+//!                          │                   │ entropy bottleneck
+//!                          └──Q(y_s − μ)──▶ ŷ_s ── ·inv_gain[q] ──g_s──▶ x̂
+//! ```
+//!
+//! For the scale hyperprior `h_a` sees `|y_s|` and `h_s` outputs only σ; for the
+//! mean-scale model `h_a` sees `y_s` and `h_s` outputs `(σ, μ)`.
+//!
+//! Parameter names follow CompressAI's `state_dict` with indices spelled out:
+//! `g_a.0.weight` ↔ `g_a0.weight`, `g_a.1.beta` ↔ `g_a1.beta`, `h_s.4` ↔ `h_s4`, and so on
+//! (see `docs/KEYMAP.md`), plus `gains` / `inv_gains` (`[levels, M]`).
+
+use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::{leaky_relu, relu};
+
+use crate::bottleneck::EntropyBottleneck;
+use crate::cpu::{CpuLayer, CpuNet};
+use crate::gaussian::gaussian_likelihood;
+use crate::gdn::Gdn;
+
+/// Configuration of a hyperprior model (saved as JSON next to the weights).
+#[derive(Config, Debug, PartialEq)]
+pub struct HyperpriorConfig {
+    /// Channels of the hidden layers (CompressAI's `N`).
+    pub n: usize,
+    /// Channels of the latent `y` (CompressAI's `M`).
+    pub m: usize,
+    /// True for the mean-scale model (`mbt2018-mean`), false for the scale hyperprior.
+    #[config(default = true)]
+    pub mean_scale: bool,
+    /// The rate–distortion trade-off λ of each quality level, ascending.
+    pub lambdas: Vec<f64>,
+}
+
+/// Slope of the leaky ReLUs in the mean-scale hyper transforms (PyTorch's default).
+const LEAKY_SLOPE: f64 = 0.01;
+
+fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+        .init(device)
+}
+
+fn deconv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> ConvTranspose2d {
+    ConvTranspose2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding([k / 2, k / 2])
+        .with_padding_out([stride - 1, stride - 1])
+        .init(device)
+}
+
+/// A hyperprior image model. See the module docs for the dataflow.
+#[derive(Module, Debug)]
+pub struct Hyperprior {
+    /// `g_a.0`
+    pub g_a0: Conv2d,
+    /// `g_a.1`
+    pub g_a1: Gdn,
+    /// `g_a.2`
+    pub g_a2: Conv2d,
+    /// `g_a.3`
+    pub g_a3: Gdn,
+    /// `g_a.4`
+    pub g_a4: Conv2d,
+    /// `g_a.5`
+    pub g_a5: Gdn,
+    /// `g_a.6`
+    pub g_a6: Conv2d,
+    /// `g_s.0`
+    pub g_s0: ConvTranspose2d,
+    /// `g_s.1`
+    pub g_s1: Gdn,
+    /// `g_s.2`
+    pub g_s2: ConvTranspose2d,
+    /// `g_s.3`
+    pub g_s3: Gdn,
+    /// `g_s.4`
+    pub g_s4: ConvTranspose2d,
+    /// `g_s.5`
+    pub g_s5: Gdn,
+    /// `g_s.6`
+    pub g_s6: ConvTranspose2d,
+    /// `h_a.0`
+    pub h_a0: Conv2d,
+    /// `h_a.2`
+    pub h_a2: Conv2d,
+    /// `h_a.4`
+    pub h_a4: Conv2d,
+    /// `h_s.0`
+    pub h_s0: ConvTranspose2d,
+    /// `h_s.2`
+    pub h_s2: ConvTranspose2d,
+    /// `h_s.4`
+    pub h_s4: Conv2d,
+    /// `entropy_bottleneck`
+    pub entropy_bottleneck: EntropyBottleneck,
+    /// Per-level channel gains applied to `y`, `[levels, M]`.
+    pub gains: Param<Tensor<2>>,
+    /// Per-level inverse gains applied to `ŷ` before `g_s`, `[levels, M]`.
+    pub inv_gains: Param<Tensor<2>>,
+    /// Mean-scale model?
+    pub mean_scale: bool,
+}
+
+/// What a training forward pass returns.
+#[derive(Debug, Clone)]
+pub struct RdOutput {
+    /// Reconstruction, `[B, 3, H, W]`.
+    pub x_hat: Tensor<4>,
+    /// Likelihoods of the noisy `y`, `[B, M, H/16, W/16]`.
+    pub y_likelihoods: Tensor<4>,
+    /// Likelihoods of the noisy `z`, `[B, N, H/64, W/64]`.
+    pub z_likelihoods: Tensor<4>,
+}
+
+impl HyperpriorConfig {
+    /// Builds a freshly initialised model.
+    pub fn init(&self, device: &Device) -> Hyperprior {
+        let (n, m) = (self.n, self.m);
+        let levels = self.lambdas.len().max(1);
+        let (hs_mid, hs_out) = if self.mean_scale {
+            (m * 3 / 2, 2 * m)
+        } else {
+            (n, m)
+        };
+        let hs_in_mid = if self.mean_scale { m } else { n };
+        // Gains start spread like the λs (rate grows with gain); training refines them.
+        let mid = self.lambdas.get(levels / 2).copied().unwrap_or(1.0);
+        let g: Vec<f32> = (0..levels)
+            .flat_map(|l| {
+                let r = (self.lambdas.get(l).copied().unwrap_or(1.0) / mid).powf(0.35) as f32;
+                std::iter::repeat_n(r, m)
+            })
+            .collect();
+        let gains = Tensor::<1>::from_floats(g.as_slice(), device).reshape([levels, m]);
+        Hyperprior {
+            g_a0: conv(3, n, 5, 2, device),
+            g_a1: Gdn::new(n, false, device),
+            g_a2: conv(n, n, 5, 2, device),
+            g_a3: Gdn::new(n, false, device),
+            g_a4: conv(n, n, 5, 2, device),
+            g_a5: Gdn::new(n, false, device),
+            g_a6: conv(n, m, 5, 2, device),
+            g_s0: deconv(m, n, 5, 2, device),
+            g_s1: Gdn::new(n, true, device),
+            g_s2: deconv(n, n, 5, 2, device),
+            g_s3: Gdn::new(n, true, device),
+            g_s4: deconv(n, n, 5, 2, device),
+            g_s5: Gdn::new(n, true, device),
+            g_s6: deconv(n, 3, 5, 2, device),
+            h_a0: conv(m, n, 3, 1, device),
+            h_a2: conv(n, n, 5, 2, device),
+            h_a4: conv(n, n, 5, 2, device),
+            h_s0: deconv(n, hs_in_mid, 5, 2, device),
+            h_s2: deconv(hs_in_mid, hs_mid, 5, 2, device),
+            h_s4: conv(hs_mid, hs_out, 3, 1, device),
+            entropy_bottleneck: EntropyBottleneck::new(n, device),
+            gains: Param::from_tensor(gains.clone()),
+            inv_gains: Param::from_tensor(gains.recip()),
+            mean_scale: self.mean_scale,
+        }
+    }
+}
+
+impl Hyperprior {
+    /// Number of quality levels.
+    pub fn levels(&self) -> usize {
+        self.gains.dims()[0]
+    }
+
+    /// Latent channels `M`.
+    pub fn latent_channels(&self) -> usize {
+        self.gains.dims()[1]
+    }
+
+    /// Hyper-latent channels `N`.
+    pub fn hyper_channels(&self) -> usize {
+        self.entropy_bottleneck.channels()
+    }
+
+    fn gain(&self, p: &Param<Tensor<2>>, level: usize) -> Tensor<4> {
+        let m = self.latent_channels();
+        p.val().narrow(0, level, 1).reshape([1, m, 1, 1])
+    }
+
+    /// Analysis transform with the level's gain: `y_s = g_a(x) · gain[level]`.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]` (H, W multiples of 16) → `[B, M, H/16, W/16]`.
+    pub fn g_a(&self, x: Tensor<4>, level: usize) -> Tensor<4> {
+        let x = self.g_a1.forward(self.g_a0.forward(x));
+        let x = self.g_a3.forward(self.g_a2.forward(x));
+        let x = self.g_a5.forward(self.g_a4.forward(x));
+        self.g_a6.forward(x) * self.gain(&self.gains, level)
+    }
+
+    /// Synthesis transform after the level's inverse gain.
+    ///
+    /// # Shapes
+    /// `y_hat`: `[B, M, h, w]` → `[B, 3, 16h, 16w]`.
+    pub fn g_s(&self, y_hat: Tensor<4>, level: usize) -> Tensor<4> {
+        let x = y_hat * self.gain(&self.inv_gains, level);
+        let x = self.g_s1.forward(self.g_s0.forward(x));
+        let x = self.g_s3.forward(self.g_s2.forward(x));
+        let x = self.g_s5.forward(self.g_s4.forward(x));
+        self.g_s6.forward(x)
+    }
+
+    /// Hyper-analysis.
+    ///
+    /// # Shapes
+    /// `y`: `[B, M, h, w]` → `[B, N, h/4, w/4]`.
+    pub fn h_a(&self, y: Tensor<4>) -> Tensor<4> {
+        if self.mean_scale {
+            let x = leaky_relu(self.h_a0.forward(y), LEAKY_SLOPE);
+            let x = leaky_relu(self.h_a2.forward(x), LEAKY_SLOPE);
+            self.h_a4.forward(x)
+        } else {
+            let x = relu(self.h_a0.forward(y.abs()));
+            let x = relu(self.h_a2.forward(x));
+            self.h_a4.forward(x)
+        }
+    }
+
+    /// Hyper-synthesis in Burn (training only; coding uses [`Hyperprior::h_s_cpu`]).
+    /// Returns `(scales, means)`.
+    ///
+    /// # Shapes
+    /// `z_hat`: `[B, N, h, w]` → two `[B, M, 4h, 4w]` (means `None` for the scale model).
+    pub fn h_s(&self, z_hat: Tensor<4>) -> (Tensor<4>, Option<Tensor<4>>) {
+        if self.mean_scale {
+            let x = leaky_relu(self.h_s0.forward(z_hat), LEAKY_SLOPE);
+            let x = leaky_relu(self.h_s2.forward(x), LEAKY_SLOPE);
+            let mut parts = self.h_s4.forward(x).chunk(2, 1);
+            let means = parts.pop().expect("two chunks");
+            (parts.pop().expect("two chunks"), Some(means))
+        } else {
+            let x = relu(self.h_s0.forward(z_hat));
+            let x = relu(self.h_s2.forward(x));
+            (relu(self.h_s4.forward(x)), None)
+        }
+    }
+
+    /// The training forward pass with additive uniform noise in place of rounding.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]`, H and W multiples of 64.
+    pub fn forward_train(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        let y = self.g_a(x, level);
+        let z = self.h_a(y.clone());
+        let z_tilde = z.clone() + z.random_like(Distribution::Uniform(-0.5, 0.5));
+        let z_likelihoods = self.entropy_bottleneck.likelihood(z_tilde.clone());
+        let (scales, means) = self.h_s(z_tilde);
+        let y_tilde = y.clone() + y.random_like(Distribution::Uniform(-0.5, 0.5));
+        let y_likelihoods = gaussian_likelihood(y_tilde.clone(), scales, means);
+        let x_hat = self.g_s(y_tilde, level);
+        RdOutput {
+            x_hat,
+            y_likelihoods,
+            z_likelihoods,
+        }
+    }
+
+    /// An evaluation forward pass with rounding (medians for `z`, means for `y`), as the
+    /// codec quantises; returns reconstruction and likelihoods of the quantised values.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]`, H and W multiples of 64.
+    pub fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        let y = self.g_a(x, level);
+        let z = self.h_a(y.clone());
+        let c = self.hyper_channels();
+        let med = self.entropy_bottleneck.medians().reshape([1, c, 1, 1]);
+        let z_hat = (z - med.clone()).round() + med;
+        let z_likelihoods = self.entropy_bottleneck.likelihood(z_hat.clone());
+        let (scales, means) = self.h_s(z_hat);
+        let y_hat = match &means {
+            Some(m) => (y - m.clone()).round() + m.clone(),
+            None => y.round(),
+        };
+        let y_likelihoods = gaussian_likelihood(y_hat.clone(), scales, means);
+        let x_hat = self.g_s(y_hat, level);
+        RdOutput {
+            x_hat,
+            y_likelihoods,
+            z_likelihoods,
+        }
+    }
+
+    /// Copies `h_s` into the fixed-order CPU kernel used for coding.
+    pub fn h_s_cpu(&self) -> CpuNet {
+        let act = if self.mean_scale {
+            CpuLayer::LeakyRelu(LEAKY_SLOPE as f32)
+        } else {
+            CpuLayer::Relu
+        };
+        let mut layers = vec![
+            deconv_layer(&self.h_s0),
+            act.clone(),
+            deconv_layer(&self.h_s2),
+            act,
+            conv_layer(&self.h_s4),
+        ];
+        if !self.mean_scale {
+            layers.push(CpuLayer::Relu);
+        }
+        CpuNet { layers }
+    }
+}
+
+fn to_vec(t: Tensor<4>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+fn to_vec1(t: Tensor<1>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+fn conv_layer(c: &Conv2d) -> CpuLayer {
+    let [co, ci, k, _] = c.weight.dims();
+    CpuLayer::Conv {
+        weight: to_vec(c.weight.val()),
+        bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec1(b.val())),
+        dims: [co, ci, k],
+        stride: c.stride[0],
+        padding: k / 2,
+    }
+}
+
+fn deconv_layer(c: &ConvTranspose2d) -> CpuLayer {
+    let [ci, co, k, _] = c.weight.dims();
+    CpuLayer::ConvTranspose {
+        weight: to_vec(c.weight.val()),
+        bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec1(b.val())),
+        dims: [ci, co, k],
+        stride: c.stride[0],
+        padding: c.padding[0],
+        padding_out: c.padding_out[0],
+    }
+}
