@@ -63,9 +63,47 @@ enum Command {
         #[arg(long)]
         model_dir: Option<PathBuf>,
     },
+    /// Measure rate–distortion on a folder of images (e.g. Kodak), with BD-rates.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Train a model (runs until --steps; rerun the same command to resume).
     #[command(subcommand)]
     Train(TrainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Evaluate an image model.
+    Image(EvalImageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalImageArgs {
+    /// Folder of PNG/JPEG images (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Shipped model (default: the default image model).
+    #[arg(long, conflicts_with = "model_dir")]
+    model: Option<String>,
+    /// A model exported by `ncodec train` in this folder.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// Quality levels: `all` or a comma-separated list.
+    #[arg(long, default_value = "all")]
+    quality: String,
+    /// Write the report as JSON (schema: docs/EVAL.md).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write per-image results as CSV.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Draw the RD curve with the anchors (SVG).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Anchor curves (anchors_kodak.json or a CompressAI results JSON); default:
+    /// ../shared/anchors/image/anchors_kodak.json when it exists.
+    #[arg(long)]
+    anchors: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +255,140 @@ fn write_output(path: &PathBuf, data: &[u8]) -> Result<(), CliError> {
     }
 }
 
+fn load_model(
+    model: Option<&str>,
+    model_dir: Option<&PathBuf>,
+) -> Result<ncodec::image_codec::ImageModel, CliError> {
+    let device = ncodec::device::default_device();
+    match (model_dir, model) {
+        (Some(dir), _) => ncodec::registry::load_image_model_dir(dir, &device)
+            .map_err(ctx(format!("cannot load model from {}", dir.display()))),
+        (None, id) => {
+            let entry = match id {
+                Some(id) => ncodec::registry::find(id),
+                None => ncodec::registry::default_for(ncodec::container::MediaKind::Image),
+            }
+            .map_err(ctx("no model to use"))?;
+            ncodec::registry::load_image_model(entry.id, &device)
+                .map_err(ctx(format!("cannot load model {}", entry.id)))
+        }
+    }
+}
+
+fn eval_image(a: EvalImageArgs) -> Result<(), CliError> {
+    let model = load_model(a.model.as_deref(), a.model_dir.as_ref())?;
+    let qualities: Vec<u8> = if a.quality == "all" {
+        (0..model.levels() as u8).collect()
+    } else {
+        a.quality
+            .split(',')
+            .map(|q| q.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(ctx(format!(
+                "bad --quality {:?}: use `all` or numbers like 0,2,5",
+                a.quality
+            )))?
+    };
+    let folder = ncodec::datasets::ImageFolder::scan(&a.data)
+        .map_err(ctx(format!("cannot read dataset {}", a.data.display())))?;
+    let mut anchor_files = a.anchors.clone();
+    let default_anchors = PathBuf::from("../shared/anchors/image/anchors_kodak.json");
+    if anchor_files.is_empty() && default_anchors.is_file() {
+        anchor_files.push(default_anchors);
+    }
+    let mut anchors = Vec::new();
+    for f in &anchor_files {
+        anchors.extend(
+            ncodec::eval::load_anchors(f)
+                .map_err(ctx(format!("cannot read anchors {}", f.display())))?,
+        );
+    }
+    let start = std::time::Instant::now();
+    let mut report = ncodec::eval::evaluate(
+        &model,
+        &a.data,
+        &folder.entries,
+        &qualities,
+        |done, total, r| {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            eprint!(
+                "\r[{}{}] {done}/{total} q{} {} {:.3} bpp {:.2} dB   ",
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                r.quality,
+                r.name,
+                r.bpp,
+                r.psnr
+            );
+        },
+    )
+    .map_err(ctx("evaluation failed"))?;
+    eprintln!("\ndone in {:.1} s", start.elapsed().as_secs_f64());
+    report.bd = ncodec::eval::bd_against(&report.points, &anchors);
+    let mut out = std::io::stdout().lock();
+    let w = |r: std::io::Result<()>| r.map_err(ctx("cannot write to stdout"));
+    w(writeln!(
+        out,
+        "model {} on {} ({} images)",
+        report.model,
+        a.data.display(),
+        report.images
+    ))?;
+    w(writeln!(
+        out,
+        "{:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "quality", "bpp", "est.bpp", "PSNR", "MS-SSIM", "enc s", "dec s"
+    ))?;
+    for p in &report.points {
+        w(writeln!(
+            out,
+            "{:>7} {:>8.4} {:>8.4} {:>8.3} {:>8} {:>8.3} {:>8.3}",
+            p.quality,
+            p.bpp,
+            p.estimated_bpp,
+            p.psnr,
+            p.ms_ssim.map_or("-".into(), |v| format!("{v:.5}")),
+            p.encode_seconds,
+            p.decode_seconds
+        ))?;
+    }
+    let shown = [
+        "jpeg420",
+        "webp",
+        "avif",
+        "bmshj2018-hyperprior",
+        "vtm_compressai",
+    ];
+    for b in report.bd.iter().filter(|b| {
+        shown.contains(&b.anchor.as_str()) || anchor_files.len() > 1 || report.bd.len() <= 5
+    }) {
+        let f = |v: Option<f64>, unit: &str| {
+            v.map_or("n/a (no overlap)".to_string(), |v| format!("{v:+.2}{unit}"))
+        };
+        w(writeln!(
+            out,
+            "BD-rate vs {:<22} {:>18}   BD-PSNR {}",
+            b.anchor,
+            f(b.bd_rate_psnr, " %"),
+            f(b.bd_psnr, " dB")
+        ))?;
+    }
+    if let Some(p) = &a.json {
+        let s = serde_json::to_vec_pretty(&report).map_err(ctx("cannot format JSON"))?;
+        write_output(p, &s)?;
+    }
+    if let Some(p) = &a.csv {
+        write_output(p, ncodec::eval::to_csv(&report).as_bytes())?;
+    }
+    if let Some(p) = &a.plot {
+        let svg =
+            ncodec::plot::rd_plot_svg(&report, &anchors).map_err(ctx("cannot draw the plot"))?;
+        write_output(p, svg.as_bytes())?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(ctx("cannot write to stdout"));
@@ -360,6 +532,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(ctx(format!("cannot write {out_name}")))?;
             write_output(&output, &buf.into_inner())?;
         }
+        Command::Eval(EvalCommand::Image(a)) => eval_image(a)?,
         Command::Train(TrainCommand::Image(a)) => {
             let opts = ncodec::train::TrainOptions {
                 data: a.data,

@@ -33,10 +33,14 @@
 pub mod container;
 pub mod device;
 mod error;
+pub mod eval;
 pub mod image_codec;
 pub mod info;
+pub mod metrics;
+pub mod plot;
 pub mod registry;
 pub mod train;
 
 pub use error::{Error, Result};
+pub use ncodec_datasets as datasets;
 pub use ncodec_entropy as entropy;
