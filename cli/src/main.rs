@@ -63,12 +63,35 @@ enum Command {
         #[arg(long)]
         model_dir: Option<PathBuf>,
     },
+    /// Download or check datasets.
+    #[command(subcommand)]
+    Datasets(DatasetsCommand),
     /// Measure rate–distortion on a folder of images (e.g. Kodak), with BD-rates.
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Train a model (runs until --steps; rerun the same command to resume).
     #[command(subcommand)]
     Train(TrainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetsCommand {
+    /// Download a dataset into a cache folder, verifying every file's SHA-256.
+    Fetch {
+        /// Dataset name (only `kodak` for now).
+        name: String,
+        /// Folder to download into (default: ~/.cache/ncodec/kodak).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Check a local copy of a dataset against its checksums.
+    Verify {
+        /// Dataset name (only `kodak` for now).
+        name: String,
+        /// Folder holding the files.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -531,6 +554,44 @@ fn run(cli: Cli) -> Result<(), CliError> {
             img.write_to(&mut buf, format)
                 .map_err(ctx(format!("cannot write {out_name}")))?;
             write_output(&output, &buf.into_inner())?;
+        }
+        Command::Datasets(cmd) => {
+            let (name, dir, fetch) = match cmd {
+                DatasetsCommand::Fetch { name, dir } => (
+                    name,
+                    dir.unwrap_or_else(ncodec_datasets::kodak_cache_dir),
+                    true,
+                ),
+                DatasetsCommand::Verify { name, dir } => (name, dir, false),
+            };
+            if name != "kodak" {
+                return Err(CliError {
+                    context: format!("unknown dataset {name:?}"),
+                    source: "the datasets ncodec knows are: kodak".into(),
+                });
+            }
+            if fetch {
+                let n = ncodec_datasets::fetch_kodak(&dir, |f| eprintln!("downloading {f}"))
+                    .map_err(ctx(format!("cannot fetch kodak into {}", dir.display())))?;
+                eprintln!("{n} files downloaded");
+            }
+            let bad = ncodec_datasets::verify_kodak(&dir)
+                .map_err(ctx(format!("cannot check {}", dir.display())))?;
+            if !bad.is_empty() {
+                return Err(CliError {
+                    context: format!(
+                        "{}: {} of 24 Kodak files missing or damaged",
+                        dir.display(),
+                        bad.len()
+                    ),
+                    source: bad.join(", ").into(),
+                });
+            }
+            w(writeln!(
+                out,
+                "kodak: 24 files verified in {}",
+                dir.display()
+            ))?;
         }
         Command::Eval(EvalCommand::Image(a)) => eval_image(a)?,
         Command::Train(TrainCommand::Image(a)) => {

@@ -203,6 +203,118 @@ pub fn kodak(dir: impl AsRef<Path>) -> Result<Vec<Entry>> {
         .collect()
 }
 
+/// SHA-256 of the 24 canonical Kodak PNG files (`kodimNN.png`), as published with the
+/// set used for the anchors.
+pub const KODAK_SHA256SUMS: &str = include_str!("kodak.sha256");
+
+/// Where the Kodak images are published.
+pub const KODAK_URL: &str = "https://r0k.us/graphics/kodak/kodak";
+
+fn kodak_sums() -> Vec<(&'static str, &'static str)> {
+    KODAK_SHA256SUMS
+        .lines()
+        .filter_map(|l| l.split_once("  "))
+        .map(|(h, n)| (n.trim(), h.trim()))
+        .collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks the Kodak files in `dir` against [`KODAK_SHA256SUMS`]; returns the names of
+/// missing or mismatching files (empty when the set is complete and intact).
+///
+/// # Errors
+/// [`Error::Io`] if a present file cannot be read.
+pub fn verify_kodak(dir: impl AsRef<Path>) -> Result<Vec<String>> {
+    let dir = dir.as_ref();
+    let mut bad = Vec::new();
+    for (name, want) in kodak_sums() {
+        let p = dir.join(name);
+        if !p.is_file() {
+            bad.push(name.to_string());
+            continue;
+        }
+        let bytes = std::fs::read(&p).map_err(|source| Error::Io {
+            path: p.clone(),
+            source,
+        })?;
+        if sha256_hex(&bytes) != want {
+            bad.push(name.to_string());
+        }
+    }
+    Ok(bad)
+}
+
+/// The default cache folder for the Kodak set: `$XDG_CACHE_HOME/ncodec/kodak`, else
+/// `$HOME/.cache/ncodec/kodak`.
+pub fn kodak_cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("ncodec").join("kodak")
+}
+
+/// Downloads the Kodak images missing from (or damaged in) `dir` from [`KODAK_URL`],
+/// checking each file's SHA-256 before it is kept. Returns how many were downloaded.
+///
+/// # Errors
+/// [`Error::Io`] for file errors, [`Error::Invalid`] for a failed download or a
+/// checksum mismatch (the bad file is not kept).
+#[cfg(feature = "fetch")]
+pub fn fetch_kodak(dir: impl AsRef<Path>, mut progress: impl FnMut(&str)) -> Result<usize> {
+    use std::io::Read;
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.into(),
+        source,
+    })?;
+    let todo = verify_kodak(dir)?;
+    let sums = kodak_sums();
+    for name in &todo {
+        progress(name);
+        let url = format!("{KODAK_URL}/{name}");
+        let resp = ureq::get(&url)
+            .call()
+            .map_err(|e| Error::Invalid(format!("download {url}: {e}")))?;
+        let mut bytes = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .take(16 << 20)
+            .read_to_end(&mut bytes)
+            .map_err(|source| Error::Io {
+                path: dir.join(name),
+                source,
+            })?;
+        let want = sums
+            .iter()
+            .find(|s| s.0 == name)
+            .map(|s| s.1)
+            .unwrap_or_default();
+        if sha256_hex(&bytes) != want {
+            return Err(Error::Invalid(format!(
+                "{url}: SHA-256 mismatch, file not kept"
+            )));
+        }
+        let tmp = dir.join(format!("{name}.part"));
+        std::fs::write(&tmp, &bytes).map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::rename(&tmp, dir.join(name)).map_err(|source| Error::Io {
+            path: dir.join(name),
+            source,
+        })?;
+    }
+    Ok(todo.len())
+}
+
 /// SplitMix64: small, fast, reproducible.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -310,6 +422,34 @@ mod tests {
     fn too_small_images_are_rejected() {
         let img = RgbImage::new(8, 8);
         assert!(PatchSampler::new(vec![img], 16, 0).is_err());
+    }
+
+    #[test]
+    fn kodak_checksums_cover_the_24_images() {
+        let sums = kodak_sums();
+        assert_eq!(sums.len(), 24);
+        assert!(
+            sums.iter()
+                .all(|(n, h)| n.starts_with("kodim") && h.len() == 64)
+        );
+    }
+
+    #[test]
+    fn verify_kodak_reports_missing_and_damaged_files() {
+        let dir = std::env::temp_dir().join(format!("ncodec-kodak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kodim01.png"), b"not the real file").unwrap();
+        let bad = verify_kodak(&dir).unwrap();
+        assert_eq!(bad.len(), 24);
+        assert!(bad.contains(&"kodim01.png".to_string()));
+        std::fs::remove_dir_all(&dir).ok();
+        // The shared copy, when present, is intact.
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/kodak");
+        if shared.is_dir() {
+            assert_eq!(verify_kodak(&shared).unwrap(), Vec::<String>::new());
+        } else {
+            eprintln!("skipping the shared Kodak check: ../shared is absent");
+        }
     }
 
     #[test]
