@@ -49,7 +49,7 @@ impl MediaKind {
 
 impl std::fmt::Display for MediaKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Image => "image",
             Self::Audio => "audio",
             Self::Video => "video",

@@ -38,8 +38,33 @@ struct Embedded {
     tables: &'static [u8],
 }
 
-/// The embedded models. Empty until the first trained model lands.
-const EMBEDDED: &[Embedded] = &[];
+macro_rules! weights {
+    ($id:literal, $file:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/weights/",
+            $id,
+            "/",
+            $file
+        ))
+    };
+}
+
+/// The embedded models (files and model cards in `models/weights/<id>/`).
+const EMBEDDED: &[Embedded] = &[Embedded {
+    entry: ModelEntry {
+        id: "hp-mean-64-r1",
+        kind: MediaKind::Image,
+        description: "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card",
+        min_quality: 0,
+        max_quality: 5,
+        default_quality: 3,
+        default: true,
+    },
+    config: weights!("hp-mean-64-r1", "model.json"),
+    weights: weights!("hp-mean-64-r1", "weights.bpk"),
+    tables: weights!("hp-mean-64-r1", "tables.bin"),
+}];
 
 /// All shipped models.
 pub fn models() -> Vec<ModelEntry> {

@@ -1,0 +1,43 @@
+//! Encode and decode of one Kodak image (kodim23, 768×512) with the default image model,
+//! on the CPU (flex). Criterion reports seconds per image and megapixels per second.
+//! Uses `../shared/datasets/kodak/kodim23.png`, else the committed 200×176 fixture.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ncodec::container::{Limits, MediaKind};
+use ncodec::registry;
+use ncodec_models::burn::prelude::Device;
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kodak = root.join("../../shared/datasets/kodak/kodim23.png");
+    let path = if kodak.is_file() {
+        kodak
+    } else {
+        root.join("../tests/fixtures/metrics_a.png")
+    };
+    let img = image::open(&path).unwrap().to_rgb8();
+    let entry = registry::default_for(MediaKind::Image).unwrap();
+    let model = registry::load_image_model(entry.id, &Device::flex()).unwrap();
+    let q = entry.default_quality;
+    let (bytes, _) = model.encode(&img, q).unwrap();
+    let mut g = c.benchmark_group(format!(
+        "image/{}/{}",
+        entry.id,
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(
+        u64::from(img.width()) * u64::from(img.height()),
+    ));
+    g.bench_function(format!("encode_q{q}"), |b| {
+        b.iter(|| model.encode(black_box(&img), q).unwrap())
+    });
+    g.bench_function(format!("decode_q{q}"), |b| {
+        b.iter(|| model.decode(black_box(&bytes), &Limits::default()).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
