@@ -123,7 +123,7 @@ impl EntropyBottleneck {
         // Evaluate on the side of the median where the sigmoids are not saturated.
         let sign = (lower.clone() + upper.clone()).sign().neg();
         let lik = (sigmoid(sign.clone() * upper) - sigmoid(sign * lower)).abs();
-        lik.clamp_min(LIKELIHOOD_BOUND)
+        crate::bound::lower_bound(lik, LIKELIHOOD_BOUND)
             .reshape([c, b, h, w])
             .permute([1, 0, 2, 3])
     }

@@ -3,6 +3,8 @@
 
 use burn::prelude::*;
 
+use crate::bound::lower_bound;
+
 /// Smallest scale used anywhere (CompressAI's `scale_bound`, equal to `SCALES_MIN`).
 pub const SCALE_BOUND: f64 = 0.11;
 
@@ -16,10 +18,10 @@ pub fn gaussian_likelihood(y: Tensor<4>, scales: Tensor<4>, means: Option<Tensor
         Some(m) => (y - m).abs(),
         None => y.abs(),
     };
-    let s = scales.clamp_min(SCALE_BOUND);
+    let s = lower_bound(scales, SCALE_BOUND);
     let upper = std_cdf((v.clone().neg().add_scalar(0.5)) / s.clone());
     let lower = std_cdf((v.neg().sub_scalar(0.5)) / s);
-    (upper - lower).clamp_min(crate::bottleneck::LIKELIHOOD_BOUND)
+    lower_bound(upper - lower, crate::bottleneck::LIKELIHOOD_BOUND)
 }
 
 fn std_cdf(x: Tensor<4>) -> Tensor<4> {

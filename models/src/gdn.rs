@@ -10,6 +10,8 @@ use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+use crate::bound::lower_bound;
+
 const PEDESTAL: f64 = 1.0 / (1u64 << 36) as f64; // reparam_offset² with offset 2^-18
 const BETA_MIN: f64 = 1e-6;
 const GAMMA_INIT: f64 = 0.1;
@@ -48,9 +50,7 @@ impl Gdn {
     /// The effective (positive) β, shape `[C]`.
     pub fn beta_value(&self) -> Tensor<1> {
         let bound = (BETA_MIN + PEDESTAL).sqrt();
-        self.beta
-            .val()
-            .clamp_min(bound)
+        lower_bound(self.beta.val(), bound)
             .square()
             .sub_scalar(PEDESTAL)
     }
@@ -58,9 +58,7 @@ impl Gdn {
     /// The effective (non-negative) γ, shape `[C, C]`.
     pub fn gamma_value(&self) -> Tensor<2> {
         let bound = PEDESTAL.sqrt();
-        self.gamma
-            .val()
-            .clamp_min(bound)
+        lower_bound(self.gamma.val(), bound)
             .square()
             .sub_scalar(PEDESTAL)
     }

@@ -13,6 +13,7 @@
 //! feature, a GPU device; training wraps it with `.autodiff()`.
 
 pub mod bottleneck;
+pub mod bound;
 pub mod cpu;
 pub mod export;
 pub mod gaussian;
