@@ -107,3 +107,157 @@ fn bad_input_fails_with_cause_chain() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn tmpdir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ncodec-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn encode_info_decode_with_the_default_model() {
+    let dir = tmpdir("roundtrip");
+    let ncx = dir.join("a.ncx");
+    let out = ncodec()
+        .arg("encode")
+        .arg(fixture("metrics_a.png"))
+        .arg("-o")
+        .arg(&ncx)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = ncodec()
+        .args(["info", "--json"])
+        .arg(&ncx)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["header"]["media"]["width"], 200);
+    assert_eq!(v["header"]["media"]["height"], 176);
+    let png = dir.join("a.png");
+    let out = ncodec()
+        .arg("decode")
+        .arg(&ncx)
+        .arg("-o")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 176));
+    // JPEG output by extension.
+    let jpg = dir.join("a.jpg");
+    assert!(
+        ncodec()
+            .arg("decode")
+            .arg(&ncx)
+            .arg("-o")
+            .arg(&jpg)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(image::open(&jpg).unwrap().width(), 200);
+    // An unknown extension is refused, and nothing is written.
+    let bad = dir.join("a.xyz");
+    let out = ncodec()
+        .arg("decode")
+        .arg(&ncx)
+        .arg("-o")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!bad.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn encode_and_decode_through_pipes() {
+    let input = std::fs::read(fixture("metrics_a.png")).unwrap();
+    let mut enc = ncodec()
+        .args(["encode", "-", "-o", "-", "--quality", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    enc.stdin.take().unwrap().write_all(&input).unwrap();
+    let enc = enc.wait_with_output().unwrap();
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    let mut dec = ncodec()
+        .args(["decode", "-", "-o", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    dec.stdin.take().unwrap().write_all(&enc.stdout).unwrap();
+    let dec = dec.wait_with_output().unwrap();
+    assert!(dec.status.success());
+    let img = image::load_from_memory(&dec.stdout).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 176));
+}
+
+#[test]
+fn unsupported_inputs_fail_clearly() {
+    let dir = tmpdir("unsupported");
+    let deep = dir.join("deep.png");
+    image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(8, 8, image::Rgb([1000u16, 2, 3]))
+        .save(&deep)
+        .unwrap();
+    let out = ncodec()
+        .arg("encode")
+        .arg(&deep)
+        .arg("-o")
+        .arg(dir.join("x.ncx"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("8-bit"), "{err}");
+    let out = ncodec()
+        .arg("encode")
+        .arg(golden())
+        .arg("-o")
+        .arg(dir.join("y.ncx"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot decode image")
+    );
+    let out = ncodec()
+        .args(["encode", "--quality", "99"])
+        .arg(fixture("metrics_a.png"))
+        .arg("-o")
+        .arg(dir.join("z.ncx"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("quality 99 out of range")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
