@@ -278,28 +278,35 @@ fn write_output(path: &PathBuf, data: &[u8]) -> Result<(), CliError> {
     }
 }
 
+/// Resolves `--model-dir` / `--model` / the default image model, with the quality to use
+/// when `--quality` is not given.
 fn load_model(
     model: Option<&str>,
     model_dir: Option<&PathBuf>,
-) -> Result<ncodec::image_codec::ImageModel, CliError> {
+) -> Result<(ncodec::image_codec::ImageModel, u8), CliError> {
     let device = ncodec::device::default_device();
     match (model_dir, model) {
-        (Some(dir), _) => ncodec::registry::load_image_model_dir(dir, &device)
-            .map_err(ctx(format!("cannot load model from {}", dir.display()))),
+        (Some(dir), _) => {
+            let m = ncodec::registry::load_image_model_dir(dir, &device)
+                .map_err(ctx(format!("cannot load model from {}", dir.display())))?;
+            let q = (m.levels() / 2) as u8;
+            Ok((m, q))
+        }
         (None, id) => {
             let entry = match id {
                 Some(id) => ncodec::registry::find(id),
                 None => ncodec::registry::default_for(ncodec::container::MediaKind::Image),
             }
             .map_err(ctx("no model to use"))?;
-            ncodec::registry::load_image_model(entry.id, &device)
-                .map_err(ctx(format!("cannot load model {}", entry.id)))
+            let m = ncodec::registry::load_image_model(entry.id, &device)
+                .map_err(ctx(format!("cannot load model {}", entry.id)))?;
+            Ok((m, entry.default_quality))
         }
     }
 }
 
 fn eval_image(a: EvalImageArgs) -> Result<(), CliError> {
-    let model = load_model(a.model.as_deref(), a.model_dir.as_ref())?;
+    let (model, _) = load_model(a.model.as_deref(), a.model_dir.as_ref())?;
     let qualities: Vec<u8> = if a.quality == "all" {
         (0..model.levels() as u8).collect()
     } else {
@@ -480,25 +487,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             let (rgb, channels) = ncodec::image_codec::prepare_input(&img)
                 .map_err(ctx(format!("cannot encode {name}")))?;
-            let device = ncodec::device::default_device();
-            let (codec, default_q) = match (&model_dir, &model) {
-                (Some(dir), _) => {
-                    let m = ncodec::registry::load_image_model_dir(dir, &device)
-                        .map_err(ctx(format!("cannot load model from {}", dir.display())))?;
-                    let q = (m.levels() / 2) as u8;
-                    (m, q)
-                }
-                (None, id) => {
-                    let entry = match id {
-                        Some(id) => ncodec::registry::find(id),
-                        None => ncodec::registry::default_for(ncodec::container::MediaKind::Image),
-                    }
-                    .map_err(ctx("no model to encode with"))?;
-                    let m = ncodec::registry::load_image_model(entry.id, &device)
-                        .map_err(ctx(format!("cannot load model {}", entry.id)))?;
-                    (m, entry.default_quality)
-                }
-            };
+            let (codec, default_q) = load_model(model.as_deref(), model_dir.as_ref())?;
             let q = quality.unwrap_or(default_q);
             let (ncx, stats) = codec
                 .encode_with_channels(&rgb, channels, q)

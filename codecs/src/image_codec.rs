@@ -16,7 +16,7 @@ use ncodec_models::burn::store::ModuleRecord;
 use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::cpu::{CpuNet, FeatureMap};
 use ncodec_models::export::FrozenPriors;
-use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig};
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, to_f32_vec as to_vec};
 use sha2::{Digest, Sha256};
 
 use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
@@ -351,13 +351,6 @@ impl ImageModel {
         let x_hat = to_vec(self.model.g_s(y_hat, level));
         Ok(crop_to_rgb8(&x_hat, pw, ph, w, hgt))
     }
-}
-
-fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 tensor")
 }
 
 /// The image as `[3, ph, pw]` planes in `[0, 1]`, padded by repeating the last row and

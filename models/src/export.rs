@@ -9,6 +9,7 @@ use burn::tensor::activation::sigmoid;
 use ncodec_entropy::{CdfTable, CdfTables, DEFAULT_TAIL_MASS, MAX_TABLE_LEN, default_scales};
 
 use crate::bottleneck::EntropyBottleneck;
+use crate::hyperprior::to_f32_vec;
 
 /// Tail mass outside the exported support of each hyper-latent table (escape-coded).
 pub const Z_TABLE_TAIL_MASS: f64 = 1e-4;
@@ -57,8 +58,7 @@ impl FrozenPriors {
             for _ in 0..60 {
                 let mid: Vec<f32> = lo.iter().zip(&hi).map(|(a, b)| 0.5 * (a + b)).collect();
                 let x = Tensor::<1>::from_floats(mid.as_slice(), &device).reshape([c, 1, 1]);
-                let v = eb.logits_cumulative(x, true).reshape([c]).into_data();
-                let v = v.convert::<f32>().try_into_vec::<f32>().expect("f32");
+                let v = to_f32_vec(eb.logits_cumulative(x, true).reshape([c]));
                 for i in 0..c {
                     if v[i] < target {
                         lo[i] = mid[i]
@@ -94,11 +94,7 @@ impl FrozenPriors {
         let upper_l = eb.logits_cumulative(x.add_scalar(0.5), true);
         let sign = (lower_l.clone() + upper_l.clone()).sign().neg();
         let pmf = (sigmoid(sign.clone() * upper_l) - sigmoid(sign * lower_l)).abs();
-        let pmf = pmf
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32");
+        let pmf = to_f32_vec(pmf);
         let mut tables = Vec::with_capacity(c);
         for i in 0..c {
             let a = (lo[i] - gmin) as usize;

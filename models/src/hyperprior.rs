@@ -320,25 +320,22 @@ impl Hyperprior {
     }
 }
 
-fn to_vec(t: Tensor<4>) -> Vec<f32> {
+/// A tensor's values as `f32`, row-major (one host transfer).
+pub fn to_f32_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .expect("f32 tensor")
-}
-
-fn to_vec1(t: Tensor<1>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 tensor")
+        .expect("converted to f32")
 }
 
 fn conv_layer(c: &Conv2d) -> CpuLayer {
     let [co, ci, k, _] = c.weight.dims();
     CpuLayer::Conv {
-        weight: to_vec(c.weight.val()),
-        bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec1(b.val())),
+        weight: to_f32_vec(c.weight.val()),
+        bias: c
+            .bias
+            .as_ref()
+            .map_or(vec![0.0; co], |b| to_f32_vec(b.val())),
         dims: [co, ci, k],
         stride: c.stride[0],
         padding: k / 2,
@@ -348,8 +345,11 @@ fn conv_layer(c: &Conv2d) -> CpuLayer {
 fn deconv_layer(c: &ConvTranspose2d) -> CpuLayer {
     let [ci, co, k, _] = c.weight.dims();
     CpuLayer::ConvTranspose {
-        weight: to_vec(c.weight.val()),
-        bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec1(b.val())),
+        weight: to_f32_vec(c.weight.val()),
+        bias: c
+            .bias
+            .as_ref()
+            .map_or(vec![0.0; co], |b| to_f32_vec(b.val())),
         dims: [ci, co, k],
         stride: c.stride[0],
         padding: c.padding[0],
