@@ -19,5 +19,6 @@ pub mod export;
 pub mod gaussian;
 pub mod gdn;
 pub mod hyperprior;
+pub mod wavelet;
 
 pub use burn;
