@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::container::Limits;
 use crate::error::{Error, Result};
-use crate::image_codec::ImageModel;
+use crate::image_any::ImageCodec;
 use crate::metrics::{bd_quality, bd_rate, bits_per_pixel, ms_ssim_rgb, psnr_rgb};
 
 /// Version of the JSON report schema.
@@ -202,7 +202,7 @@ pub fn bd_against(points: &[QualityPoint], anchors: &[Anchor]) -> Vec<BdResult> 
 /// # Errors
 /// Image loading, coding, or metric errors.
 pub fn evaluate(
-    model: &ImageModel,
+    model: &ImageCodec,
     dataset: &Path,
     entries: &[ncodec_datasets::Entry],
     qualities: &[u8],

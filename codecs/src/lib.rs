@@ -34,13 +34,18 @@ pub mod container;
 pub mod device;
 mod error;
 pub mod eval;
+pub mod image_any;
 pub mod image_codec;
 pub mod info;
 pub mod metrics;
+pub mod npy;
 pub mod plot;
 pub mod registry;
 pub mod train;
+pub mod train_walloc;
+pub mod walloc_codec;
 
 pub use error::{Error, Result};
 pub use ncodec_datasets as datasets;
 pub use ncodec_entropy as entropy;
+pub use ncodec_models as models;

@@ -10,7 +10,9 @@ use ncodec_models::burn::prelude::Device;
 
 use crate::container::MediaKind;
 use crate::error::{Error, Result};
+use crate::image_any::ImageCodec;
 use crate::image_codec::ImageModel;
+use crate::walloc_codec::WallocModel;
 
 /// A shipped model, as listed by `ncodec models`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,8 +33,16 @@ pub struct ModelEntry {
     pub default: bool,
 }
 
+/// Model families, told apart by their `model.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Hyperprior,
+    Walloc,
+}
+
 struct Embedded {
     entry: ModelEntry,
+    family: Family,
     config: &'static [u8],
     weights: &'static [u8],
     tables: &'static [u8],
@@ -61,6 +71,7 @@ const EMBEDDED: &[Embedded] = &[Embedded {
         default_quality: 3,
         default: true,
     },
+    family: Family::Hyperprior,
     config: weights!("hp-mean-64-r1", "model.json"),
     weights: weights!("hp-mean-64-r1", "weights.bpk"),
     tables: weights!("hp-mean-64-r1", "tables.bin"),
@@ -93,16 +104,56 @@ pub fn default_for(kind: MediaKind) -> Result<ModelEntry> {
         .ok_or_else(|| Error::Unsupported(format!("this build ships no trained {kind} model yet")))
 }
 
+/// The id of the shipped WaLLoC image model (the default for `ncodec latents`).
+///
+/// # Errors
+/// [`Error::Unsupported`] if this build ships none.
+pub fn default_walloc_image() -> Result<&'static str> {
+    EMBEDDED
+        .iter()
+        .find(|e| e.family == Family::Walloc && e.entry.kind == MediaKind::Image)
+        .map(|e| e.entry.id)
+        .ok_or_else(|| {
+            Error::Unsupported("this build ships no trained WaLLoC image model yet".into())
+        })
+}
+
 /// Loads a shipped image model.
 ///
 /// # Errors
 /// [`Error::UnknownModel`] if `id` is not shipped or is not an image model.
-pub fn load_image_model(id: &str, device: &Device) -> Result<ImageModel> {
+pub fn load_image_model(id: &str, device: &Device) -> Result<ImageCodec> {
     let e = EMBEDDED
         .iter()
         .find(|e| e.entry.id == id && e.entry.kind == MediaKind::Image)
         .ok_or_else(|| Error::UnknownModel(id.to_string()))?;
-    ImageModel::from_parts(id, e.config, e.weights, e.tables, device)
+    load_parts(e.family, id, e.config, e.weights, e.tables, device)
+}
+
+fn load_parts(
+    family: Family,
+    id: &str,
+    config: &[u8],
+    weights: &[u8],
+    tables: &[u8],
+    device: &Device,
+) -> Result<ImageCodec> {
+    Ok(match family {
+        Family::Hyperprior => ImageCodec::Hyperprior(Box::new(ImageModel::from_parts(
+            id, config, weights, tables, device,
+        )?)),
+        Family::Walloc => ImageCodec::Walloc(Box::new(WallocModel::from_parts(
+            id, config, weights, tables, device,
+        )?)),
+    })
+}
+
+/// The family a `model.json` describes: WaLLoC configs have `latent_dim`.
+fn family_of(config: &[u8]) -> Family {
+    match serde_json::from_slice::<serde_json::Value>(config) {
+        Ok(v) if v.get("latent_dim").is_some() => Family::Walloc,
+        _ => Family::Hyperprior,
+    }
 }
 
 /// Loads an image model exported by `ncodec train image` from a folder holding
@@ -110,7 +161,7 @@ pub fn load_image_model(id: &str, device: &Device) -> Result<ImageModel> {
 ///
 /// # Errors
 /// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.
-pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageModel> {
+pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageCodec> {
     let read = |name: &str| {
         let p = dir.join(name);
         std::fs::read(&p).map_err(|e| {
@@ -132,9 +183,11 @@ pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageModel> {
         })
         .filter(|s: &String| !s.is_empty())
         .unwrap_or_else(|| "local-model".into());
-    ImageModel::from_parts(
+    let config = read("model.json")?;
+    load_parts(
+        family_of(&config),
         &id,
-        &read("model.json")?,
+        &config,
         &read("weights.bpk")?,
         &read("tables.bin")?,
         device,

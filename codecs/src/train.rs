@@ -63,7 +63,7 @@ pub struct TrainState {
     pub wall_seconds: f64,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| {
         Error::Io(std::io::Error::new(
             e.kind(),
@@ -126,27 +126,7 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     };
 
     let ad = device.clone().autodiff();
-    let mut model = cfg.init(&ad);
-    let mut optim: ModuleOptimizer = AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
-        .init();
-    let ckpt = opts.out.join("checkpoint.bpk");
-    let optim_path = opts.out.join("optim.bpk");
-    let state_path = opts.out.join("state.json");
-    let mut state = TrainState {
-        step: 0,
-        wall_seconds: 0.0,
-    };
-    if ckpt.is_file() && state_path.is_file() {
-        model = model.load_record(ModuleRecord::load(&ckpt).map_err(record_err)?);
-        if optim_path.is_file() {
-            optim = optim.load(&optim_path).map_err(record_err)?;
-        }
-        let s = std::fs::read(&state_path).map_err(io_err(&state_path))?;
-        state = serde_json::from_slice(&s)
-            .map_err(|e| Error::InvalidArgument(format!("state.json: {e}")))?;
-        eprintln!("train: resumed at step {}", state.step);
-    }
+    let (mut model, mut optim, mut state) = resume(cfg.init(&ad), &opts.out)?;
     // A resumed run must not replay the same patches: mix the step into the seed.
     let mut sampler = PatchSampler::new(
         images,
@@ -156,16 +136,7 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     .map_err(ds)?;
 
     let log_path = opts.out.join("log.csv");
-    let new_log = !log_path.exists();
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(io_err(&log_path))?;
-    if new_log {
-        writeln!(log, "step,kind,level,lambda,loss,mse,psnr,bpp,aux,seconds")
-            .map_err(io_err(&log_path))?;
-    }
+    let mut log = open_log(&log_path)?;
     let p = opts.patch as usize;
     let levels = opts.lambdas.len();
     let t0 = Instant::now();
@@ -254,12 +225,54 @@ pub fn export(cfg: &HyperpriorConfig, model: &Hyperprior, dir: &Path) -> Result<
     Ok(())
 }
 
-fn psnr(mse: f64) -> f64 {
+/// The model, optimizer and progress of a run: from `checkpoint.bpk`, `optim.bpk` and
+/// `state.json` in `out` when they exist, else `model` fresh.
+pub(crate) fn resume<M: Module>(model: M, out: &Path) -> Result<(M, ModuleOptimizer, TrainState)> {
+    let mut model = model;
+    let mut optim: ModuleOptimizer = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
+    let ckpt = out.join("checkpoint.bpk");
+    let optim_path = out.join("optim.bpk");
+    let state_path = out.join("state.json");
+    let mut state = TrainState {
+        step: 0,
+        wall_seconds: 0.0,
+    };
+    if ckpt.is_file() && state_path.is_file() {
+        model = model.load_record(ModuleRecord::load(&ckpt).map_err(record_err)?);
+        if optim_path.is_file() {
+            optim = optim.load(&optim_path).map_err(record_err)?;
+        }
+        let s = std::fs::read(&state_path).map_err(io_err(&state_path))?;
+        state = serde_json::from_slice(&s)
+            .map_err(|e| Error::InvalidArgument(format!("state.json: {e}")))?;
+        eprintln!("train: resumed at step {}", state.step);
+    }
+    Ok((model, optim, state))
+}
+
+/// Opens (appending) the CSV log of a run, writing the header to a new file.
+pub(crate) fn open_log(path: &Path) -> Result<std::fs::File> {
+    let new_log = !path.exists();
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    if new_log {
+        writeln!(log, "step,kind,level,lambda,loss,mse,psnr,bpp,aux,seconds")
+            .map_err(io_err(path))?;
+    }
+    Ok(log)
+}
+
+pub(crate) fn psnr(mse: f64) -> f64 {
     10.0 * (1.0 / mse.max(1e-12)).log10()
 }
 
-fn save_checkpoint(
-    model: &Hyperprior,
+pub(crate) fn save_checkpoint<M: Module>(
+    model: &M,
     optim: &ModuleOptimizer,
     state: &TrainState,
     out: &Path,

@@ -48,67 +48,11 @@ impl FrozenPriors {
     /// [`FreezeError::Table`] if a density degenerates (it never should for a trained
     /// model).
     pub fn from_bottleneck(eb: &EntropyBottleneck) -> Result<Self, FreezeError> {
-        let c = eb.channels();
-        let device = eb.quantiles.device();
-        let t = (2.0 / Z_TABLE_TAIL_MASS - 1.0).ln() as f32;
-        // Bisection for c(x) = target per channel: the logits are monotone in x.
-        let solve = |target: f32| -> Vec<f32> {
-            let mut lo = vec![-1.0e4f32; c];
-            let mut hi = vec![1.0e4f32; c];
-            for _ in 0..60 {
-                let mid: Vec<f32> = lo.iter().zip(&hi).map(|(a, b)| 0.5 * (a + b)).collect();
-                let x = Tensor::<1>::from_floats(mid.as_slice(), &device).reshape([c, 1, 1]);
-                let v = to_f32_vec(eb.logits_cumulative(x, true).reshape([c]));
-                for i in 0..c {
-                    if v[i] < target {
-                        lo[i] = mid[i]
-                    } else {
-                        hi[i] = mid[i]
-                    }
-                }
-            }
-            lo.iter().zip(&hi).map(|(a, b)| 0.5 * (a + b)).collect()
-        };
-        let medians = solve(0.0);
-        let lower = solve(-t);
-        let upper = solve(t);
-        let half = (MAX_TABLE_LEN as i64 - 2) / 2;
-        let lo: Vec<i64> = (0..c)
-            .map(|i| ((lower[i] - medians[i]).floor() as i64).clamp(-half, 0))
-            .collect();
-        let hi: Vec<i64> = (0..c)
-            .map(|i| ((upper[i] - medians[i]).ceil() as i64).clamp(0, half))
-            .collect();
-        let gmin = *lo.iter().min().expect("channels");
-        let gmax = *hi.iter().max().expect("channels");
-        let len = (gmax - gmin + 1) as usize;
-        // Evaluate every channel on the common offset grid gmin..=gmax around its median.
-        let grid: Vec<f32> = (0..c)
-            .flat_map(|i| {
-                let m = medians[i];
-                (gmin..=gmax).map(move |v| m + v as f32)
-            })
-            .collect();
-        let x = Tensor::<1>::from_floats(grid.as_slice(), &device).reshape([c, 1, len]);
-        let lower_l = eb.logits_cumulative(x.clone().sub_scalar(0.5), true);
-        let upper_l = eb.logits_cumulative(x.add_scalar(0.5), true);
-        let sign = (lower_l.clone() + upper_l.clone()).sign().neg();
-        let pmf = (sigmoid(sign.clone() * upper_l) - sigmoid(sign * lower_l)).abs();
-        let pmf = to_f32_vec(pmf);
-        let mut tables = Vec::with_capacity(c);
-        for i in 0..c {
-            let a = (lo[i] - gmin) as usize;
-            let b = (hi[i] - gmin) as usize;
-            let p: Vec<f64> = pmf[i * len + a..=i * len + b]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect();
-            tables.push(CdfTable::from_pmf(lo[i] as i32, &p)?);
-        }
+        let (z_tables, z_medians) = factorized_tables(eb, false)?;
         let scales = default_scales();
         Ok(Self {
-            z_tables: CdfTables::new(&tables)?,
-            z_medians: medians,
+            z_tables,
+            z_medians,
             y_tables: ncodec_entropy::gaussian_tables(&scales, DEFAULT_TAIL_MASS)?,
             scale_table: scales.iter().map(|&s| s as f32).collect(),
         })
@@ -175,4 +119,88 @@ impl FrozenPriors {
             scale_table,
         })
     }
+}
+
+/// Freezes an [`EntropyBottleneck`] into one integer table per channel, covering all but
+/// [`Z_TABLE_TAIL_MASS`] of each density (the rest is escape-coded), and returns the
+/// tables with the per-channel medians.
+///
+/// With `integer`, the values are coded as they are (integers, e.g. WaLLoC's rounded
+/// latents): the tables' symbols are the values themselves. Otherwise the symbols are
+/// `round(value − median)` (the hyperprior's `ẑ`).
+///
+/// # Errors
+/// [`FreezeError::Table`] if a density degenerates.
+pub fn factorized_tables(
+    eb: &EntropyBottleneck,
+    integer: bool,
+) -> Result<(CdfTables, Vec<f32>), FreezeError> {
+    let c = eb.channels();
+    let device = eb.quantiles.device();
+    let t = (2.0 / Z_TABLE_TAIL_MASS - 1.0).ln() as f32;
+    // Bisection for c(x) = target per channel: the logits are monotone in x.
+    let solve = |target: f32| -> Vec<f32> {
+        let mut lo = vec![-1.0e4f32; c];
+        let mut hi = vec![1.0e4f32; c];
+        for _ in 0..60 {
+            let mid: Vec<f32> = lo.iter().zip(&hi).map(|(a, b)| 0.5 * (a + b)).collect();
+            let x = Tensor::<1>::from_floats(mid.as_slice(), &device).reshape([c, 1, 1]);
+            let v = to_f32_vec(eb.logits_cumulative(x, true).reshape([c]));
+            for i in 0..c {
+                if v[i] < target {
+                    lo[i] = mid[i]
+                } else {
+                    hi[i] = mid[i]
+                }
+            }
+        }
+        lo.iter().zip(&hi).map(|(a, b)| 0.5 * (a + b)).collect()
+    };
+    let medians = solve(0.0);
+    let lower = solve(-t);
+    let upper = solve(t);
+    let centres: Vec<f32> = if integer {
+        medians.iter().map(|m| m.round()).collect()
+    } else {
+        medians.clone()
+    };
+    let half = (MAX_TABLE_LEN as i64 - 2) / 2;
+    let lo: Vec<i64> = (0..c)
+        .map(|i| ((lower[i] - centres[i]).floor() as i64).clamp(-half, 0))
+        .collect();
+    let hi: Vec<i64> = (0..c)
+        .map(|i| ((upper[i] - centres[i]).ceil() as i64).clamp(0, half))
+        .collect();
+    let gmin = *lo.iter().min().expect("channels");
+    let gmax = *hi.iter().max().expect("channels");
+    let len = (gmax - gmin + 1) as usize;
+    // Evaluate every channel on the common offset grid gmin..=gmax around its median.
+    let grid: Vec<f32> = (0..c)
+        .flat_map(|i| {
+            let m = centres[i];
+            (gmin..=gmax).map(move |v| m + v as f32)
+        })
+        .collect();
+    let x = Tensor::<1>::from_floats(grid.as_slice(), &device).reshape([c, 1, len]);
+    let lower_l = eb.logits_cumulative(x.clone().sub_scalar(0.5), true);
+    let upper_l = eb.logits_cumulative(x.add_scalar(0.5), true);
+    let sign = (lower_l.clone() + upper_l.clone()).sign().neg();
+    let pmf = (sigmoid(sign.clone() * upper_l) - sigmoid(sign * lower_l)).abs();
+    let pmf = to_f32_vec(pmf);
+    let mut tables = Vec::with_capacity(c);
+    for i in 0..c {
+        let a = (lo[i] - gmin) as usize;
+        let b = (hi[i] - gmin) as usize;
+        let p: Vec<f64> = pmf[i * len + a..=i * len + b]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let start = if integer {
+            lo[i] as i32 + centres[i] as i32
+        } else {
+            lo[i] as i32
+        };
+        tables.push(CdfTable::from_pmf(start, &p)?);
+    }
+    Ok((CdfTables::new(&tables)?, medians))
 }

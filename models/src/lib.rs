@@ -19,6 +19,7 @@ pub mod export;
 pub mod gaussian;
 pub mod gdn;
 pub mod hyperprior;
+pub mod walloc;
 pub mod wavelet;
 
 pub use burn;

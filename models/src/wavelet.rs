@@ -116,7 +116,7 @@ fn synthesis_weights(device: &Device) -> Tensor<3> {
 
 fn check_even(what: &str, n: usize) {
     assert!(
-        n >= 2 && n % 2 == 0,
+        n >= 2 && n.is_multiple_of(2),
         "wavelet {what}: length {n} must be even and at least 2"
     );
 }
@@ -163,7 +163,10 @@ pub fn dwt2(x: Tensor<4>) -> Tensor<4> {
 /// If the channel count is not a multiple of 4.
 pub fn idwt2(x: Tensor<4>) -> Tensor<4> {
     let [b, c4, h, w] = x.dims();
-    assert!(c4 % 4 == 0, "idwt2: {c4} channels is not a multiple of 4");
+    assert!(
+        c4.is_multiple_of(4),
+        "idwt2: {c4} channels is not a multiple of 4"
+    );
     let c = c4 / 4;
     let device = x.device();
     let wts = synthesis_weights(&device);
@@ -213,7 +216,10 @@ pub fn dwt1(x: Tensor<3>) -> Tensor<3> {
 /// If the channel count is odd.
 pub fn idwt1(x: Tensor<3>) -> Tensor<3> {
     let [b, c2, l] = x.dims();
-    assert!(c2 % 2 == 0, "idwt1: {c2} channels is not a multiple of 2");
+    assert!(
+        c2.is_multiple_of(2),
+        "idwt1: {c2} channels is not a multiple of 2"
+    );
     let wts = synthesis_weights(&x.device());
     let x = pad_circular(x.reshape([b * c2 / 2, 2, l]), 2, S_PAD, S_PAD);
     let x = conv_transpose1d(

@@ -1,0 +1,96 @@
+//! One front for every image model family, so the CLI, evaluation and registry do not
+//! care which transform a model uses.
+
+use image::RgbImage;
+
+use crate::container::{Container, Limits};
+use crate::error::{Error, Result};
+use crate::image_codec::{EncodeStats, ImageModel};
+use crate::walloc_codec::WallocModel;
+
+/// A loaded image model of any family.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ImageCodec {
+    /// Hyperprior family (factorized / scale / mean-scale).
+    Hyperprior(Box<ImageModel>),
+    /// WaLLoC (wavelet packet + shallow autoencoder).
+    Walloc(Box<WallocModel>),
+}
+
+impl ImageCodec {
+    /// The model id written into files.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Hyperprior(m) => m.id(),
+            Self::Walloc(m) => m.id(),
+        }
+    }
+
+    /// Number of quality levels (`0..levels`).
+    pub fn levels(&self) -> usize {
+        match self {
+            Self::Hyperprior(m) => m.levels(),
+            Self::Walloc(_) => 1,
+        }
+    }
+
+    /// SHA-256 of the model's files.
+    pub fn digest(&self) -> [u8; 32] {
+        match self {
+            Self::Hyperprior(m) => m.digest(),
+            Self::Walloc(m) => m.digest(),
+        }
+    }
+
+    /// Encodes 8-bit RGB at `quality`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty image or a quality out of range.
+    pub fn encode(&self, img: &RgbImage, quality: u8) -> Result<(Vec<u8>, EncodeStats)> {
+        self.encode_with_channels(img, 3, quality)
+    }
+
+    /// Encodes, recording `channels` (1, 3 or 4) as the layout to restore on decode.
+    ///
+    /// # Errors
+    /// As [`ImageCodec::encode`].
+    pub fn encode_with_channels(
+        &self,
+        img: &RgbImage,
+        channels: u8,
+        quality: u8,
+    ) -> Result<(Vec<u8>, EncodeStats)> {
+        match self {
+            Self::Hyperprior(m) => m.encode_with_channels(img, channels, quality),
+            Self::Walloc(m) => {
+                if quality != 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "model {} has one quality level (0), not {quality}",
+                        m.id()
+                    )));
+                }
+                m.encode_image(img, channels)
+            }
+        }
+    }
+
+    /// Decodes a file's bytes.
+    ///
+    /// # Errors
+    /// Container errors, model mismatch, corrupt payloads.
+    pub fn decode(&self, bytes: &[u8], limits: &Limits) -> Result<RgbImage> {
+        self.decode_container(&Container::from_bytes(bytes, limits)?)
+    }
+
+    /// Decodes a parsed container.
+    ///
+    /// # Errors
+    /// As [`ImageCodec::decode`].
+    pub fn decode_container(&self, c: &Container) -> Result<RgbImage> {
+        match self {
+            Self::Hyperprior(m) => m.decode_container(c),
+            Self::Walloc(m) => m.decode_image(c),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The WaLLoC codec: a [`Walloc`] model plus its frozen per-channel latent tables.
+//!
+//! A file holds one section, `LATN`: the rounded latents `ŷ` (integers within
+//! `±(2^(b−1) − 1)`), channel-major, each channel coded with its own integer table (the
+//! frozen factorized prior), split into independent streams for parallel decoding.
+//! The tables are fixed per model, so nothing the decoder computes in floating point
+//! can change a symbol's probability: files decode identically on any device.
+//!
+//! The same latents are available without synthesis, for compressed-domain learning:
+//! [`WallocModel::image_latents`] and [`WallocModel::latents_of_file`].
+
+use image::RgbImage;
+use ncodec_entropy::{CdfTables, decode as ent_decode, encode as ent_encode};
+use ncodec_models::burn::module::Module;
+use ncodec_models::burn::prelude::*;
+use ncodec_models::burn::store::ModuleRecord;
+use ncodec_models::burn::tensor::Bytes;
+use ncodec_models::export::factorized_tables;
+use ncodec_models::hyperprior::to_f32_vec as to_vec;
+use ncodec_models::walloc::{Walloc, WallocConfig};
+
+use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
+use crate::error::{Error, Result};
+use crate::image_codec::{EncodeStats, crop_to_rgb8, model_digest, pad_replicate};
+
+/// Independent entropy streams for the latents.
+const STREAMS: usize = 4;
+
+/// Integer latents of one signal, `[channels, height, width]` row-major (audio: height 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latents {
+    /// Latent channels.
+    pub channels: usize,
+    /// Rows (1 for audio).
+    pub height: usize,
+    /// Columns (latent time steps for audio).
+    pub width: usize,
+    /// The values, channel-major.
+    pub values: Vec<i32>,
+}
+
+/// A loaded WaLLoC model ready to encode and decode.
+#[derive(Debug)]
+pub struct WallocModel {
+    id: String,
+    config: WallocConfig,
+    model: Walloc,
+    tables: CdfTables,
+    digest: [u8; 32],
+    device: Device,
+}
+
+impl WallocModel {
+    /// Loads a model from its three files' bytes (`model.json`, `weights.bpk`,
+    /// `tables.bin`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if a part does not parse or does not fit the config.
+    pub fn from_parts(
+        id: &str,
+        config: &[u8],
+        weights: &[u8],
+        tables: &[u8],
+        device: &Device,
+    ) -> Result<Self> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            Error::InvalidArgument(format!("model {id}: {what}: {e}"))
+        };
+        let cfg: WallocConfig = serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
+        if !(cfg.dims == 1 || cfg.dims == 2)
+            || !cfg.nd.is_multiple_of(32)
+            || cfg.levels > 12
+            || !(2..=16).contains(&cfg.latent_bits)
+        {
+            return Err(bad("config", &"unsupported dimensions"));
+        }
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .map_err(|e| bad("weights", &e))?;
+        let model = cfg
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| bad("weights", &e))?;
+        let cdf = CdfTables::from_bytes(tables).map_err(|e| bad("tables", &e))?;
+        if cdf.len() != cfg.latent_dim {
+            return Err(bad("tables", &"channel count differs from the config"));
+        }
+        Ok(Self {
+            id: id.to_string(),
+            digest: model_digest(config, weights, tables),
+            config: cfg,
+            model,
+            tables: cdf,
+            device: device.clone(),
+        })
+    }
+
+    /// Serialises a trained model into the three parts [`WallocModel::from_parts`] reads,
+    /// freezing the latent densities into integer tables.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the tables cannot be frozen or weights not written.
+    pub fn export(config: &WallocConfig, model: &Walloc) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let (tables, _) = factorized_tables(&model.entropy_bottleneck, true)
+            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let weights = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let cfg = serde_json::to_vec_pretty(config).expect("serialisable");
+        Ok((cfg, weights.to_vec(), tables.to_bytes()))
+    }
+
+    /// The model id written into files.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// SHA-256 of config, weights and tables.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &WallocConfig {
+        &self.config
+    }
+
+    /// The Burn module (for compressed-domain work on the device).
+    pub fn module(&self) -> &Walloc {
+        &self.model
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn require_image(&self) -> Result<()> {
+        if self.config.dims != 2 || self.config.channels != 3 {
+            return Err(Error::Unsupported(format!(
+                "model {} is not an RGB image model",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Padded size of an image: the next multiples of `2^J`.
+    fn padded(&self, w: usize, h: usize) -> (usize, usize) {
+        let m = self.config.multiple();
+        (w.div_ceil(m) * m, h.div_ceil(m) * m)
+    }
+
+    /// The integer latents of an 8-bit RGB image, without entropy coding.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty image, [`Error::Unsupported`] if this is
+    /// not an image model.
+    pub fn image_latents(&self, img: &RgbImage) -> Result<Latents> {
+        self.require_image()?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        if w == 0 || h == 0 {
+            return Err(Error::InvalidArgument("empty image".into()));
+        }
+        let (pw, ph) = self.padded(w, h);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(pad_replicate(img, pw, ph), [1, 3, ph, pw]),
+            &self.device,
+        )
+        .sub_scalar(0.5);
+        let y = self.model.encode_latents(x);
+        let [_, c, lh, lw] = y.dims();
+        let values = to_vec(y).into_iter().map(|v| v as i32).collect();
+        Ok(Latents {
+            channels: c,
+            height: lh,
+            width: lw,
+            values,
+        })
+    }
+
+    /// Dequantised latents as a device tensor `[1, latent_dim, h, w]`: what a
+    /// compressed-domain model consumes (values in the encoder's scale, before the
+    /// decoder's first convolution).
+    pub fn latents_tensor(&self, l: &Latents) -> Tensor<4> {
+        let y = Tensor::<4>::from_data(
+            TensorData::new(
+                l.values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                [1, l.channels, l.height, l.width],
+            ),
+            &self.device,
+        );
+        self.model.expand(y)
+    }
+
+    /// Synthesises an image of `w × h` pixels from its latents.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the latents do not fit that size.
+    pub fn image_from_latents(&self, l: &Latents, w: usize, h: usize) -> Result<RgbImage> {
+        self.require_image()?;
+        let (pw, ph) = self.padded(w, h);
+        let m = self.config.multiple();
+        if l.channels != self.config.latent_dim
+            || l.height != ph / m
+            || l.width != pw / m
+            || l.values.len() != l.channels * l.height * l.width
+        {
+            return Err(Error::InvalidArgument(format!(
+                "latents {}×{}×{} do not fit a {w}×{h} image",
+                l.channels, l.height, l.width
+            )));
+        }
+        let y = Tensor::<4>::from_data(
+            TensorData::new(
+                l.values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                [1, l.channels, l.height, l.width],
+            ),
+            &self.device,
+        );
+        let x = self.model.decode_latents(y).add_scalar(0.5);
+        Ok(crop_to_rgb8(&to_vec(x), pw, ph, w, h))
+    }
+
+    /// Entropy-codes latents with the frozen tables.
+    ///
+    /// # Errors
+    /// Entropy-coder errors.
+    pub fn code_latents(&self, l: &Latents) -> Result<(Vec<u8>, f64)> {
+        let per = l.height * l.width;
+        let idx: Vec<u16> = (0..l.values.len()).map(|i| (i / per) as u16).collect();
+        let est = self.tables.estimate_bits(&l.values, &idx)?;
+        let bytes = ent_encode(
+            &self.tables,
+            &l.values,
+            &idx,
+            STREAMS.min(l.values.len().max(1)),
+        )?;
+        Ok((bytes, est))
+    }
+
+    fn decode_latent_section(&self, data: &[u8], height: usize, width: usize) -> Result<Latents> {
+        let c = self.config.latent_dim;
+        let per = height * width;
+        let idx: Vec<u16> = (0..c * per).map(|i| (i / per) as u16).collect();
+        let values = ent_decode(&self.tables, data, &idx)?;
+        let max = self.model.latent_max_int();
+        if values.iter().any(|v| v.abs() > max) {
+            return Err(Error::Corrupt("latent out of the model's range".into()));
+        }
+        Ok(Latents {
+            channels: c,
+            height,
+            width,
+            values,
+        })
+    }
+
+    /// Encodes an 8-bit RGB image, recording `channels` (1, 3 or 4) as the layout to
+    /// restore on decode.
+    ///
+    /// # Errors
+    /// As [`WallocModel::image_latents`].
+    pub fn encode_image(&self, img: &RgbImage, channels: u8) -> Result<(Vec<u8>, EncodeStats)> {
+        let l = self.image_latents(img)?;
+        let (data, est) = self.code_latents(&l)?;
+        let header = Header {
+            version: FORMAT_VERSION,
+            flags: 0,
+            model_id: self.id.clone(),
+            model_digest: self.digest,
+            quality: 0,
+            media: MediaInfo::Image {
+                width: img.width(),
+                height: img.height(),
+                channels,
+                bit_depth: 8,
+            },
+        };
+        let bytes = Container {
+            header,
+            sections: vec![Section {
+                tag: *b"LATN",
+                data,
+            }],
+        }
+        .to_bytes()?;
+        let stats = EncodeStats {
+            estimated_bits: est,
+            bytes: bytes.len(),
+        };
+        Ok((bytes, stats))
+    }
+
+    fn check_header(&self, h: &Header) -> Result<()> {
+        if h.model_id != self.id {
+            return Err(Error::UnknownModel(h.model_id.clone()));
+        }
+        if h.model_digest != self.digest {
+            return Err(Error::ModelMismatch {
+                model: self.id.clone(),
+                file: hex(&h.model_digest),
+                ours: hex(&self.digest),
+            });
+        }
+        Ok(())
+    }
+
+    /// The integer latents stored in an image file, without synthesis.
+    ///
+    /// # Errors
+    /// Container errors, model mismatch, corrupt payloads.
+    pub fn latents_of_container(&self, c: &Container) -> Result<(Latents, usize, usize)> {
+        self.require_image()?;
+        self.check_header(&c.header)?;
+        let MediaInfo::Image {
+            width,
+            height,
+            channels: 1 | 3 | 4,
+            bit_depth: 8,
+        } = c.header.media
+        else {
+            return Err(Error::Unsupported(format!(
+                "{:?} is not an 8-bit RGB image",
+                c.header.media
+            )));
+        };
+        let (w, h) = (width as usize, height as usize);
+        let (pw, ph) = self.padded(w, h);
+        let m = self.config.multiple();
+        let l = self.decode_latent_section(c.section(b"LATN")?, ph / m, pw / m)?;
+        Ok((l, w, h))
+    }
+
+    /// The integer latents of an image file's bytes.
+    ///
+    /// # Errors
+    /// As [`WallocModel::latents_of_container`].
+    pub fn latents_of_file(&self, bytes: &[u8], limits: &Limits) -> Result<Latents> {
+        let c = Container::from_bytes(bytes, limits)?;
+        Ok(self.latents_of_container(&c)?.0)
+    }
+
+    /// Decodes an image file written by [`WallocModel::encode_image`].
+    ///
+    /// # Errors
+    /// As [`WallocModel::latents_of_container`].
+    pub fn decode_image(&self, c: &Container) -> Result<RgbImage> {
+        let (l, w, h) = self.latents_of_container(c)?;
+        self.image_from_latents(&l, w, h)
+    }
+}
