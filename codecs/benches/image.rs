@@ -1,5 +1,8 @@
-//! Encode and decode of one Kodak image (kodim23, 768×512) with the default image model,
-//! on the CPU (flex). Criterion reports seconds per image and megapixels per second.
+//! Encode and decode of one Kodak image (kodim23, 768×512) with the default image model
+//! and with the shipped WaLLoC model, on the CPU (flex). Criterion reports seconds per
+//! image and megapixels per second. For WaLLoC, `latents` is the transform alone (wavelet
+//! packet, 1×1 encoder, companding, rounding: what a compressed-domain pipeline runs),
+//! `encode` adds entropy coding and the container.
 //! Uses `../shared/datasets/kodak/kodim23.png`, else the committed 200×176 fixture.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -35,6 +38,34 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function(format!("decode_q{q}"), |b| {
         b.iter(|| model.decode(black_box(&bytes), &Limits::default()).unwrap())
+    });
+    g.finish();
+
+    let Ok(id) = registry::default_walloc_image() else {
+        eprintln!("no WaLLoC image model shipped: skipping its benchmarks");
+        return;
+    };
+    let any = registry::load_image_model(id, &Device::flex()).unwrap();
+    let ncodec::image_any::ImageCodec::Walloc(wm) = &any else {
+        unreachable!("registry returned another family for a WaLLoC id")
+    };
+    let (bytes, _) = any.encode(&img, 0).unwrap();
+    let mut g = c.benchmark_group(format!(
+        "image/{id}/{}",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(
+        u64::from(img.width()) * u64::from(img.height()),
+    ));
+    g.bench_function("latents", |b| {
+        b.iter(|| wm.image_latents(black_box(&img)).unwrap())
+    });
+    g.bench_function("encode", |b| {
+        b.iter(|| any.encode(black_box(&img), 0).unwrap())
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| any.decode(black_box(&bytes), &Limits::default()).unwrap())
     });
     g.finish();
 }

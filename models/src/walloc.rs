@@ -157,9 +157,15 @@ impl WallocConfig {
         // The decoder starts at zero output; the linear path learns first.
         let mut conv_out = conv(self.nd, self.wavelet_channels());
         conv_out.weight = Param::from_tensor(conv_out.weight.val().zeros_like().detach());
+        conv_out.bias = conv_out
+            .bias
+            .map(|b| Param::from_tensor(b.val().zeros_like().detach()));
         let wc = self.wavelet_channels();
         let mut skip = Conv2dConfig::new([self.latent_dim, wc], [1, 1]).init(device);
         skip.weight = Param::from_tensor(skip.weight.val().zeros_like().detach());
+        skip.bias = skip
+            .bias
+            .map(|b| Param::from_tensor(b.val().zeros_like().detach()));
         let mut encoder = Conv2dConfig::new([wc, self.latent_dim], [1, 1]).init(device);
         encoder.weight =
             Param::from_tensor(encoder.weight.val().mul_scalar(ENCODER_INIT_GAIN).detach());
