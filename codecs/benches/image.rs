@@ -2,7 +2,8 @@
 //! and with the shipped WaLLoC model, on the CPU (flex). Criterion reports seconds per
 //! image and megapixels per second. For WaLLoC, `latents` is the transform alone (wavelet
 //! packet, 1×1 encoder, companding, rounding: what a compressed-domain pipeline runs),
-//! `encode` adds entropy coding and the container.
+//! `encode` adds entropy coding and the container. `NCODEC_BENCH_WALLOC_DIR=DIR` times an
+//! exported model folder instead of the shipped one.
 //! Uses `../shared/datasets/kodak/kodim23.png`, else the committed 200×176 fixture.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -41,11 +42,18 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let Ok(id) = registry::default_walloc_image() else {
-        eprintln!("no WaLLoC image model shipped: skipping its benchmarks");
-        return;
+    // NCODEC_BENCH_WALLOC_DIR times a model exported by `ncodec train walloc-image`.
+    let any = match std::env::var_os("NCODEC_BENCH_WALLOC_DIR") {
+        Some(dir) => registry::load_image_model_dir(dir.as_ref(), &Device::flex()).unwrap(),
+        None => {
+            let Ok(id) = registry::default_walloc_image() else {
+                eprintln!("no WaLLoC image model shipped: skipping its benchmarks");
+                return;
+            };
+            registry::load_image_model(id, &Device::flex()).unwrap()
+        }
     };
-    let any = registry::load_image_model(id, &Device::flex()).unwrap();
+    let id = any.id().to_string();
     let ncodec::image_any::ImageCodec::Walloc(wm) = &any else {
         unreachable!("registry returned another family for a WaLLoC id")
     };

@@ -18,6 +18,7 @@ use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::export::factorized_tables;
 use ncodec_models::hyperprior::to_f32_vec as to_vec;
 use ncodec_models::walloc::{Walloc, WallocConfig};
+use ncodec_models::wavelet::wpt2_cpu;
 
 use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
 use crate::error::{Error, Result};
@@ -164,12 +165,22 @@ impl WallocModel {
             return Err(Error::InvalidArgument("empty image".into()));
         }
         let (pw, ph) = self.padded(w, h);
-        let x = Tensor::<4>::from_data(
-            TensorData::new(pad_replicate(img, pw, ph), [1, 3, ph, pw]),
-            &self.device,
-        )
-        .sub_scalar(0.5);
-        let y = self.model.encode_latents(x);
+        // The wavelet packet runs on the CPU (faster than convolutions for this), the rest
+        // on the model's device.
+        let planes: Vec<f32> = pad_replicate(img, pw, ph)
+            .into_iter()
+            .map(|v| v - 0.5)
+            .collect();
+        let j = self.config.levels;
+        let gain = self.model.wavelet_gain() as f32;
+        let xw: Vec<f32> = wpt2_cpu(&planes, 3, ph, pw, j)
+            .into_iter()
+            .map(|v| v / gain)
+            .collect();
+        let (c, lh, lw) = (self.config.wavelet_channels(), ph >> j, pw >> j);
+        let xw = Tensor::<4>::from_data(TensorData::new(xw, [1, c, lh, lw]), &self.device);
+        let max = f64::from(self.model.latent_max_int());
+        let y = self.model.compand(xw).round().clamp(-max, max);
         let [_, c, lh, lw] = y.dims();
         let values = to_vec(y).into_iter().map(|v| v as i32).collect();
         Ok(Latents {

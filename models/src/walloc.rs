@@ -292,7 +292,14 @@ impl Walloc {
     /// # Shapes
     /// `[B, C, H, W]` (images) or `[B, C, 1, L]` (audio) → `[B, latent_dim, h, w]`.
     pub fn encode_continuous(&self, x: Tensor<4>) -> Tensor<4> {
-        let u = self.encoder.forward(self.analysis(x));
+        self.compand(self.analysis(x))
+    }
+
+    /// The encoder after the wavelet transform: 1×1 convolution and companding of
+    /// coefficients already divided by [`Walloc::wavelet_gain`] (e.g. from
+    /// [`crate::wavelet::wpt2_cpu`]).
+    pub fn compand(&self, xw: Tensor<4>) -> Tensor<4> {
+        let u = self.encoder.forward(xw);
         u.div_scalar(std::f64::consts::SQRT_2)
             .erf()
             .mul_scalar(self.companding_range())

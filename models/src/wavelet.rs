@@ -281,3 +281,100 @@ pub fn iwpt1(mut x: Tensor<3>, levels: usize) -> Tensor<3> {
     }
     x
 }
+
+/// One periodic analysis step along a line: `lo[k] = Σ_j DEC_LO[j]·x[(2k + 5 − j) mod n]`
+/// and the same with `DEC_HI`, using a circularly padded copy in `buf`.
+fn analyse_line(x: &[f32], lo: &mut [f32], hi: &mut [f32], buf: &mut Vec<f32>) {
+    let n = x.len();
+    buf.clear();
+    // buf[i] = x[(i − 4) mod n] for i in 0..n + 10.
+    buf.extend((0..n + TAPS).map(|i| x[(i + 4 * n - 4) % n]));
+    let (dl, dh) = (taps_f32(&DEC_LO), taps_f32(&DEC_HI));
+    for k in 0..n / 2 {
+        let base = 2 * k + 9;
+        let (mut a, mut d) = (0f32, 0f32);
+        for j in 0..TAPS {
+            let v = buf[base - j];
+            a += dl[j] * v;
+            d += dh[j] * v;
+        }
+        lo[k] = a;
+        hi[k] = d;
+    }
+}
+
+fn taps_f32(t: &[f64; TAPS]) -> [f32; TAPS] {
+    t.map(|v| v as f32)
+}
+
+/// One 2D analysis level of one plane `h × w` into four planes `h/2 × w/2` in the order
+/// of [`dwt2`] (A, H, V, D).
+fn dwt2_plane(x: &[f32], h: usize, w: usize) -> [Vec<f32>; 4] {
+    let (h2, w2) = (h / 2, w / 2);
+    // Along the width: two planes h × w/2.
+    let mut wl = vec![0f32; h * w2];
+    let mut wh = vec![0f32; h * w2];
+    let mut buf = Vec::with_capacity(w.max(h) + TAPS);
+    for y in 0..h {
+        analyse_line(
+            &x[y * w..(y + 1) * w],
+            &mut wl[y * w2..(y + 1) * w2],
+            &mut wh[y * w2..(y + 1) * w2],
+            &mut buf,
+        );
+    }
+    // Along the height, whole rows at a time (vectorises over the columns).
+    let (dl, dh) = (taps_f32(&DEC_LO), taps_f32(&DEC_HI));
+    let column_pass = |p: &[f32]| -> (Vec<f32>, Vec<f32>) {
+        let mut lo = vec![0f32; h2 * w2];
+        let mut hi = vec![0f32; h2 * w2];
+        for k in 0..h2 {
+            let (lo_row, hi_row) = (&mut lo[k * w2..(k + 1) * w2], &mut hi[k * w2..(k + 1) * w2]);
+            for j in 0..TAPS {
+                let src = (2 * k + 5 + h * TAPS - j) % h;
+                let row = &p[src * w2..(src + 1) * w2];
+                let (a, d) = (dl[j], dh[j]);
+                if a != 0.0 || d != 0.0 {
+                    for ((l, o), &v) in lo_row.iter_mut().zip(hi_row.iter_mut()).zip(row) {
+                        *l += a * v;
+                        *o += d * v;
+                    }
+                }
+            }
+        }
+        (lo, hi)
+    };
+    let (a, hh) = column_pass(&wl);
+    let (v, d) = column_pass(&wh);
+    // Index 2·w_band + h_band: (lo,lo), (lo w, hi h), (hi w, lo h), (hi, hi).
+    [a, hh, v, d]
+}
+
+/// [`wpt2`] on the CPU without Burn, for encoders: `planes` holds `C` planes of `h × w`
+/// (row-major), the result `C·4^J` planes of `h/2^J × w/2^J`. Channels run in parallel.
+/// Equal to [`wpt2`] up to float rounding (the summation order differs).
+///
+/// # Panics
+/// If `h` or `w` is not a multiple of `2^J`, or `planes` is not `C·h·w` long.
+pub fn wpt2_cpu(planes: &[f32], c: usize, h: usize, w: usize, levels: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert_eq!(planes.len(), c * h * w, "wpt2_cpu: size");
+    assert!(
+        h.is_multiple_of(1 << levels) && w.is_multiple_of(1 << levels),
+        "wpt2_cpu: {h}×{w} is not a multiple of 2^{levels}"
+    );
+    let (mut cur, mut ch, mut ph, mut pw) = (planes.to_vec(), c, h, w);
+    for _ in 0..levels {
+        let size = ph * pw;
+        let next: Vec<Vec<f32>> = cur
+            .par_chunks(size)
+            .flat_map_iter(|p| dwt2_plane(p, ph, pw))
+            .collect();
+        cur = next.concat();
+        ch *= 4;
+        ph /= 2;
+        pw /= 2;
+    }
+    debug_assert_eq!(cur.len(), ch * ph * pw);
+    cur
+}

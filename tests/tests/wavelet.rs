@@ -4,7 +4,7 @@
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::tensor::Distribution;
 use ncodec_models::hyperprior::to_f32_vec;
-use ncodec_models::wavelet::{iwpt1, iwpt2, wpt1, wpt2};
+use ncodec_models::wavelet::{iwpt1, iwpt2, wpt1, wpt2, wpt2_cpu};
 use serde_json::Value;
 
 fn cases() -> Vec<Value> {
@@ -60,6 +60,16 @@ fn matches_pywavelets_and_inverts() {
             assert_eq!(y.dims().to_vec(), oshape, "{name}");
             (to_f32_vec(y.clone()), to_f32_vec(iwpt1(y, levels)))
         };
+        if ishape.len() == 4 {
+            // The CPU encoder path, one batch item at a time.
+            let per = ishape[1] * ishape[2] * ishape[3];
+            let cpu: Vec<f32> = input
+                .chunks(per)
+                .flat_map(|x| wpt2_cpu(x, ishape[1], ishape[2], ishape[3], levels))
+                .collect();
+            let d = max_abs_diff(&cpu, &want);
+            assert!(d < 1e-5, "{name}: wpt2_cpu differs from PyWavelets by {d}");
+        }
         let d = max_abs_diff(&got, &want);
         assert!(d < 1e-5, "{name}: forward differs from PyWavelets by {d}");
         let r = max_abs_diff(&back, &input);
