@@ -20,6 +20,12 @@ use ncodec_models::hyperprior::to_f32_vec as to_vec;
 use ncodec_models::walloc::{Walloc, WallocConfig};
 use ncodec_models::wavelet::wpt2_cpu;
 
+mod audio;
+pub use audio::{
+    CHUNK_POSITIONS, Chunk, MAX_AUDIO_FRAMES, OVERLAP_POSITIONS, chunk_plan, chunk_weight,
+    decode_audio_file,
+};
+
 use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
 use crate::error::{Error, Result};
 use crate::image_codec::{EncodeStats, crop_to_rgb8, model_digest, pad_replicate};

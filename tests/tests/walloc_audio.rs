@@ -1,0 +1,170 @@
+//! WaLLoC audio coding on tiny models whose linear path is set by hand (no training, no
+//! shared data): chunk plan and crossfade weights, sample-accurate reconstruction across
+//! chunk joins and resampling, formats restored, determinism, typed errors.
+
+use ncodec::Error;
+use ncodec::audio_io::{Audio, WavFormat};
+use ncodec::container::{Container, Limits, MediaInfo};
+use ncodec::walloc_codec::{CHUNK_POSITIONS, WallocModel, chunk_plan, chunk_weight};
+use ncodec_models::burn::module::Param;
+use ncodec_models::burn::prelude::*;
+use ncodec_models::walloc::WallocConfig;
+
+/// An audio model with `latent_dim` = wavelet channels whose encoder is `g·I` and whose
+/// linear decoder path is `I/g`: it reconstructs up to the rounding of the latents.
+fn identity_model(channels: usize, levels: usize, rate: u32) -> WallocModel {
+    let d = Device::flex();
+    let wc = channels << levels;
+    let cfg = WallocConfig::new(1, channels, levels, wc, 32)
+        .with_blocks(1)
+        .with_sample_rate(Some(rate));
+    let mut m = cfg.init(&d);
+    let g = 4.0f32;
+    let eye = |scale: f32| {
+        let mut v = vec![0f32; wc * wc];
+        for i in 0..wc {
+            v[i * wc + i] = scale;
+        }
+        Tensor::<4>::from_data(TensorData::new(v, [wc, wc, 1, 1]), &d)
+    };
+    m.encoder.weight = Param::from_tensor(eye(g));
+    m.encoder.bias = m
+        .encoder
+        .bias
+        .map(|b| Param::from_tensor(b.val().zeros_like()));
+    m.skip.weight = Param::from_tensor(eye(1.0 / g));
+    let (c, w, t) = WallocModel::export(&cfg, &m).unwrap();
+    WallocModel::from_parts("walloc-audio-test", &c, &w, &t, &d).unwrap()
+}
+
+fn tone(format: WavFormat, frames: usize) -> Audio {
+    let samples = (0..format.channels)
+        .map(|c| {
+            (0..frames)
+                .map(|i| {
+                    let t = i as f64 / f64::from(format.sample_rate);
+                    let f = 220.0 * f64::from(c + 1);
+                    ((2.0 * std::f64::consts::PI * f * t).sin() * 0.4) as f32
+                })
+                .collect()
+        })
+        .collect();
+    Audio { format, samples }
+}
+
+fn fmt(rate: u32, channels: u16, bits: u16, float: bool) -> WavFormat {
+    WavFormat {
+        sample_rate: rate,
+        channels,
+        bits_per_sample: bits,
+        float,
+    }
+}
+
+fn max_err(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn chunks_cover_the_clip_and_weights_sum_to_one() {
+    for m in [1usize, 4, 256] {
+        for n in [1usize, m, CHUNK_POSITIONS * m, CHUNK_POSITIONS * m + 1, 3 * CHUNK_POSITIONS * m + 17 * m + 3] {
+            let plan = chunk_plan(n, m);
+            assert_eq!(plan[0].start, 0);
+            assert!(plan.last().map(|c| c.start + c.len >= n).unwrap());
+            let mut sum = vec![0f32; n];
+            for (k, c) in plan.iter().enumerate() {
+                assert!(c.len.is_multiple_of(m) && c.len <= CHUNK_POSITIONS * m && c.len > 0);
+                for i in 0..c.len {
+                    if c.start + i < n {
+                        sum[c.start + i] += chunk_weight(&plan, k, i, m);
+                    }
+                }
+            }
+            let worst = sum.iter().map(|s| (s - 1.0).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-5, "m {m} n {n}: weights sum off by {worst}");
+        }
+    }
+}
+
+#[test]
+fn long_clips_reconstruct_across_chunk_joins() {
+    // 4 samples per position: chunks of 4096 samples, so 20000 samples make 5 chunks.
+    let model = identity_model(1, 2, 16000);
+    let a = tone(fmt(16000, 2, 16, false), 20000);
+    let (bytes, stats) = model.encode_audio(&a).unwrap();
+    assert_eq!(stats.bytes, bytes.len());
+    let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    // A mono model codes the two channels separately: 5 chunks × 2 groups.
+    assert_eq!(c.sections.iter().filter(|s| &s.tag == b"CHNK").count(), 10);
+    let b = model.decode_audio(&c).unwrap();
+    assert_eq!(b.format, a.format);
+    assert_eq!(b.frames(), a.frames());
+    for ch in 0..2 {
+        let e = max_err(&a.samples[ch], &b.samples[ch]);
+        assert!(e < 0.01, "channel {ch}: error {e}");
+    }
+    // Same bytes again, and the latents of the file are those of the clip.
+    assert_eq!(model.encode_audio(&a).unwrap().0, bytes);
+    let (from_file, _, frames, n) = model.latents_of_audio_container(&c).unwrap();
+    assert_eq!((frames, n), (20000, 20000));
+    assert_eq!(from_file, model.audio_latents(&a).unwrap());
+    let s = model.stitch_audio_latents(&from_file, n, 2);
+    assert_eq!((s.channels, s.width), (2 * 4, 20000 / 4));
+}
+
+#[test]
+fn other_rates_and_formats_are_restored() {
+    let model = identity_model(2, 2, 16000);
+    for f in [fmt(22050, 2, 24, false), fmt(8000, 1, 32, true), fmt(44100, 1, 16, false)] {
+        let a = tone(f, f.sample_rate as usize / 2 + 7);
+        let (bytes, _) = model.encode_audio(&a).unwrap();
+        let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+        let MediaInfo::Audio { model_rate, sample_rate, .. } = c.header.media else {
+            panic!("not audio");
+        };
+        assert_eq!((model_rate, sample_rate), (16000, f.sample_rate));
+        let b = model.decode_audio(&c).unwrap();
+        assert_eq!(b.format, f);
+        assert_eq!(b.frames(), a.frames());
+        // Resampling twice leaves the tones (≤ 440 Hz) intact away from the clip's edges.
+        let edge = f.sample_rate as usize / 20;
+        let n = a.frames();
+        for ch in 0..usize::from(f.channels) {
+            let e = max_err(&a.samples[ch][edge..n - edge], &b.samples[ch][edge..n - edge]);
+            assert!(e < 0.02, "{f:?} channel {ch}: error {e}");
+        }
+    }
+}
+
+#[test]
+fn bad_audio_inputs_give_typed_errors() {
+    let model = identity_model(1, 2, 16000);
+    let empty = Audio {
+        format: fmt(16000, 1, 16, false),
+        samples: vec![vec![]],
+    };
+    assert!(matches!(model.encode_audio(&empty), Err(Error::InvalidArgument(_))));
+    let stereo = identity_model(2, 2, 16000);
+    let three = tone(fmt(16000, 3, 16, false), 100);
+    assert!(matches!(stereo.encode_audio(&three), Err(Error::Unsupported(_))));
+    // A missing chunk, a foreign model, a clip length that would need a huge buffer.
+    let a = tone(fmt(16000, 1, 16, false), 9000);
+    let (bytes, _) = model.encode_audio(&a).unwrap();
+    let mut c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    assert!(matches!(stereo.decode_audio(&c), Err(Error::ModelMismatch { .. } | Error::UnknownModel(_))));
+    let mut huge = c.clone();
+    if let MediaInfo::Audio { frames, sample_rate, .. } = &mut huge.header.media {
+        *frames = 1 << 30;
+        *sample_rate = 16000;
+    }
+    assert!(matches!(model.decode_audio(&huge), Err(Error::LimitExceeded { .. })));
+    let mut slow = c.clone();
+    if let MediaInfo::Audio { sample_rate, .. } = &mut slow.header.media {
+        // 9000 frames at 1 Hz would be 144 million frames at the model's rate.
+        *sample_rate = 1;
+    }
+    assert!(matches!(model.decode_audio(&slow), Err(Error::LimitExceeded { .. })));
+    c.sections.retain(|s| &s.tag != b"CHNK" || s.data.is_empty());
+    assert!(matches!(model.decode_audio(&c), Err(Error::Corrupt(_))));
+}
