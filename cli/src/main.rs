@@ -35,9 +35,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Compress an image (PNG or JPEG) into an .ncx file.
+    /// Compress an image (PNG or JPEG) or a WAV file into an .ncx file.
     Encode {
-        /// Input image (`-` reads stdin).
+        /// Input image or WAV file (`-` reads stdin).
         input: PathBuf,
         /// Output .ncx file (`-` writes stdout).
         #[arg(short, long)]
@@ -52,21 +52,23 @@ enum Command {
         #[arg(short, long)]
         quality: Option<u8>,
     },
-    /// Decompress an .ncx file; the output format follows the extension (.png, .jpg).
+    /// Decompress an .ncx file; images follow the output's extension (.png, .jpg),
+    /// audio is written as WAV in its original rate and sample format.
     Decode {
         /// Input .ncx file (`-` reads stdin).
         input: PathBuf,
-        /// Output image (`-` writes PNG to stdout).
+        /// Output image or WAV file (`-` writes PNG or WAV to stdout).
         #[arg(short, long)]
         output: PathBuf,
         /// Decode with a model exported by `ncodec train` from this folder.
         #[arg(long)]
         model_dir: Option<PathBuf>,
     },
-    /// Write the integer latents of an image or .ncx file as NumPy .npy (WaLLoC models),
-    /// shape (channels, height, width), without synthesising pixels.
+    /// Write the integer latents of an image, WAV or .ncx file as NumPy .npy (WaLLoC
+    /// models) without synthesising pixels or samples: shape (channels, height, width)
+    /// for images, (channel groups × latent channels, positions) for audio.
     Latents {
-        /// Input image (PNG/JPEG) or .ncx file (`-` reads stdin).
+        /// Input image (PNG/JPEG), WAV or .ncx file (`-` reads stdin).
         input: PathBuf,
         /// Output .npy file (`-` writes stdout).
         #[arg(short, long)]
@@ -150,6 +152,66 @@ enum TrainCommand {
     Image(TrainImageArgs),
     /// Train a WaLLoC image model (wavelet packet + linear encoder) on PNG/JPEG photos.
     WallocImage(TrainWallocImageArgs),
+    /// Train a WaLLoC audio model on a folder of WAV files.
+    WallocAudio(TrainWallocAudioArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainWallocAudioArgs {
+    /// Folder of training WAV files (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Folder of validation WAV files.
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Output folder for checkpoints, log.csv and the exported model.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// The model's sample rate in Hz (clips are resampled to it).
+    #[arg(long, default_value_t = 16_000)]
+    sample_rate: u32,
+    /// Channels of the model (1: each channel coded alone; 2: stereo pairs).
+    #[arg(long, default_value_t = 1)]
+    channels: usize,
+    /// Wavelet packet levels J (C·2^J wavelet channels at 1/2^J of the rate).
+    #[arg(long, default_value_t = 6)]
+    levels: usize,
+    /// Latent channels.
+    #[arg(long, default_value_t = 8)]
+    latent_dim: usize,
+    /// Decoder width (multiple of 32).
+    #[arg(long, default_value_t = 64)]
+    nd: usize,
+    /// Residual blocks in the decoder.
+    #[arg(long, default_value_t = 5)]
+    blocks: usize,
+    /// Bits of the companded latent range.
+    #[arg(long, default_value_t = 8)]
+    latent_bits: usize,
+    /// Rate weight λ in λ·MSE + bits per sample frame (samples in [−1, 1]).
+    #[arg(long, default_value_t = 1e5)]
+    lambda: f64,
+    /// Segment length in samples at the model's rate (multiple of 2^J).
+    #[arg(long, default_value_t = 16_384)]
+    segment: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Total number of steps.
+    #[arg(long, default_value_t = 20_000)]
+    steps: u64,
+    /// Learning rate.
+    #[arg(long, default_value_t = 3e-4)]
+    lr: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 250)]
+    checkpoint_every: u64,
+    /// Steps between validations.
+    #[arg(long, default_value_t = 500)]
+    val_every: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -377,6 +439,104 @@ fn load_model(
     }
 }
 
+/// Resolves `--model-dir` / a model id / the default audio model.
+fn load_audio_model(
+    model: Option<&str>,
+    model_dir: Option<&PathBuf>,
+) -> Result<ncodec::walloc_codec::WallocModel, CliError> {
+    let device = ncodec::device::default_device();
+    match (model_dir, model) {
+        (Some(dir), _) => ncodec::registry::load_audio_model_dir(dir, &device)
+            .map_err(ctx(format!("cannot load model from {}", dir.display()))),
+        (None, id) => {
+            let id = match id {
+                Some(id) => id.to_string(),
+                None => ncodec::registry::default_for(ncodec::container::MediaKind::Audio)
+                    .map_err(ctx("no model to use"))?
+                    .id
+                    .to_string(),
+            };
+            ncodec::registry::load_audio_model(&id, &device)
+                .map_err(ctx(format!("cannot load audio model {id}")))
+        }
+    }
+}
+
+/// `ncodec encode` of a WAV file.
+fn encode_audio(
+    bytes: &[u8],
+    name: &str,
+    output: &PathBuf,
+    model: Option<&str>,
+    model_dir: Option<&PathBuf>,
+    quality: Option<u8>,
+) -> Result<(), CliError> {
+    if quality.is_some_and(|q| q != 0) {
+        return Err(CliError {
+            context: format!("cannot encode {name}"),
+            source: "audio models have one quality level, 0".into(),
+        });
+    }
+    let audio = ncodec::audio_io::read_wav(bytes, ncodec::walloc_codec::MAX_AUDIO_FRAMES)
+        .map_err(ctx(format!("cannot read WAV {name}")))?;
+    let m = load_audio_model(model, model_dir)?;
+    let (ncx, stats) = m
+        .encode_audio(&audio)
+        .map_err(ctx(format!("cannot encode {name}")))?;
+    write_output(output, &ncx)?;
+    let f = audio.format;
+    let seconds = audio.frames() as f64 / f64::from(f.sample_rate);
+    eprintln!(
+        "{name}: {} ch, {} Hz, {seconds:.2} s -> {} bytes, {:.2} kbit/s (model {}; estimate {:.2} kbit/s)",
+        f.channels,
+        f.sample_rate,
+        stats.bytes,
+        stats.bytes as f64 * 8.0 / seconds / 1000.0,
+        m.id(),
+        stats.estimated_bits / seconds / 1000.0
+    );
+    Ok(())
+}
+
+/// `ncodec latents` of a WAV or audio .ncx file: the chunks' latents stitched.
+fn audio_latents(
+    bytes: &[u8],
+    name: &str,
+    container: Option<&ncodec::container::Container>,
+    model: Option<&str>,
+    model_dir: Option<&PathBuf>,
+) -> Result<(ncodec::walloc_codec::Latents, String), CliError> {
+    let id = container.map(|c| c.header.model_id.as_str()).or(model);
+    let m = load_audio_model(id, model_dir)?;
+    let (chunks, channels, n) = match container {
+        Some(c) => {
+            let (l, f, _, n) = m
+                .latents_of_audio_container(c)
+                .map_err(ctx(format!("cannot read latents of {name}")))?;
+            (l, usize::from(f.channels), n)
+        }
+        None => {
+            let audio = ncodec::audio_io::read_wav(bytes, ncodec::walloc_codec::MAX_AUDIO_FRAMES)
+                .map_err(ctx(format!("cannot read WAV {name}")))?;
+            let rate = m.config().sample_rate.unwrap_or(audio.format.sample_rate);
+            let n = ncodec::audio_io::resampled_len(audio.frames(), audio.format.sample_rate, rate);
+            let l = m
+                .audio_latents(&audio)
+                .map_err(ctx(format!("cannot encode {name}")))?;
+            (l, audio.samples.len(), n)
+        }
+    };
+    let groups = if m.config().channels == 1 {
+        channels
+    } else {
+        1
+    };
+    Ok((
+        m.stitch_audio_latents(&chunks, n, groups),
+        m.id().to_string(),
+    ))
+}
+
 /// `ncodec latents`: the latents of an image (encoded now) or of an .ncx file (read
 /// from its payload, no synthesis).
 fn latents(
@@ -399,6 +559,16 @@ fn latents(
     } else {
         None
     };
+    let audio_file =
+        matches!(&container, Some(c) if matches!(c.header.media, MediaInfo::Audio { .. }));
+    if audio_file || ncodec::audio_io::is_wav(&bytes) {
+        let (l, id) = audio_latents(&bytes, &name, container.as_ref(), model, model_dir)?;
+        let npy = ncodec::npy::write_i32(&[l.channels, l.width], &l.values)
+            .map_err(ctx("cannot format .npy"))?;
+        write_output(output, &npy)?;
+        eprintln!("{name}: latents {}x{} (model {id})", l.channels, l.width);
+        return Ok(());
+    }
     let codec = match (model_dir, model, &container) {
         (Some(dir), _, _) => ncodec::registry::load_image_model_dir(dir, &device)
             .map_err(ctx(format!("cannot load model from {}", dir.display())))?,
@@ -625,6 +795,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let limits = Limits::default();
             let bytes = read_input(&input, limits.max_file_bytes)?;
             let name = input.display().to_string();
+            if ncodec::audio_io::is_wav(&bytes) {
+                return encode_audio(
+                    &bytes,
+                    &name,
+                    &output,
+                    model.as_deref(),
+                    model_dir.as_ref(),
+                    quality,
+                );
+            }
             let img = image::load_from_memory(&bytes)
                 .map_err(ctx(format!("cannot decode image {name}")))?;
             let (w, h) = (u64::from(img.width()), u64::from(img.height()));
@@ -667,6 +847,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let c = ncodec::container::Container::from_bytes(&bytes, &limits)
                 .map_err(ctx(format!("cannot read {name}")))?;
             let device = ncodec::device::default_device();
+            if let MediaInfo::Audio { .. } = c.header.media {
+                let m = load_audio_model(Some(&c.header.model_id), model_dir.as_ref())?;
+                let audio = m
+                    .decode_audio(&c)
+                    .map_err(ctx(format!("cannot decode {name}")))?;
+                let wav = ncodec::audio_io::write_wav(&audio)
+                    .map_err(ctx(format!("cannot decode {name}")))?;
+                return write_output(&output, &wav);
+            }
             let codec = match &model_dir {
                 Some(dir) => ncodec::registry::load_image_model_dir(dir, &device)
                     .map_err(ctx(format!("cannot load model from {}", dir.display())))?,
@@ -762,6 +951,35 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             let device = ncodec::device::default_device();
             ncodec::train::train_image(&opts, &device).map_err(ctx("training failed"))?;
+        }
+        Command::Train(TrainCommand::WallocAudio(a)) => {
+            let model = ncodec::models::walloc::WallocConfig::new(
+                1,
+                a.channels,
+                a.levels,
+                a.latent_dim,
+                a.nd,
+            )
+            .with_blocks(a.blocks)
+            .with_latent_bits(a.latent_bits)
+            .with_lambda(a.lambda)
+            .with_sample_rate(Some(a.sample_rate));
+            let opts = ncodec::train_walloc_audio::WallocAudioTrainOptions {
+                data: a.data,
+                val: a.val,
+                out: a.out,
+                model,
+                segment: a.segment,
+                batch: a.batch,
+                steps: a.steps,
+                lr: a.lr,
+                seed: a.seed,
+                checkpoint_every: a.checkpoint_every.max(1),
+                val_every: a.val_every.max(1),
+            };
+            let device = ncodec::device::default_device();
+            ncodec::train_walloc_audio::train_walloc_audio(&opts, &device)
+                .map_err(ctx("training failed"))?;
         }
         Command::Train(TrainCommand::WallocImage(a)) => {
             let model =

@@ -44,6 +44,7 @@ pub mod plot;
 pub mod registry;
 pub mod train;
 pub mod train_walloc;
+pub mod train_walloc_audio;
 pub mod walloc_codec;
 
 pub use error::{Error, Result};

@@ -130,6 +130,35 @@ pub fn load_image_model(id: &str, device: &Device) -> Result<ImageCodec> {
     load_parts(e.family, id, e.config, e.weights, e.tables, device)
 }
 
+/// Loads a shipped audio model (a WaLLoC model with `dims = 1`).
+///
+/// # Errors
+/// [`Error::UnknownModel`] if `id` is not a shipped audio model.
+pub fn load_audio_model(id: &str, device: &Device) -> Result<WallocModel> {
+    let e = EMBEDDED
+        .iter()
+        .find(|e| e.entry.id == id && e.entry.kind == MediaKind::Audio)
+        .ok_or_else(|| Error::UnknownModel(id.to_string()))?;
+    WallocModel::from_parts(id, e.config, e.weights, e.tables, device)
+}
+
+/// Loads an audio model exported by `ncodec train walloc-audio` from a folder (see
+/// [`load_image_model_dir`]).
+///
+/// # Errors
+/// As [`load_image_model_dir`]; [`Error::Unsupported`] if the folder holds no audio
+/// model.
+pub fn load_audio_model_dir(dir: &Path, device: &Device) -> Result<WallocModel> {
+    match load_image_model_dir(dir, device)? {
+        ImageCodec::Walloc(m) if m.config().dims == 1 => Ok(*m),
+        other => Err(Error::Unsupported(format!(
+            "model {} in {} is not an audio model",
+            other.id(),
+            dir.display()
+        ))),
+    }
+}
+
 fn load_parts(
     family: Family,
     id: &str,
@@ -156,8 +185,9 @@ fn family_of(config: &[u8]) -> Family {
     }
 }
 
-/// Loads an image model exported by `ncodec train image` from a folder holding
-/// `model.json`, `weights.bpk` and `tables.bin`. Its id is the folder's name.
+/// Loads a model exported by `ncodec train` from a folder holding `model.json`,
+/// `weights.bpk` and `tables.bin` (an image model, or a WaLLoC audio model inside
+/// [`ImageCodec::Walloc`]). Its id is the folder's name.
 ///
 /// # Errors
 /// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.

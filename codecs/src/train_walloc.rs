@@ -113,44 +113,106 @@ pub fn train_walloc_image(opts: &WallocTrainOptions, device: &Device) -> Result<
         None => Vec::new(),
     };
 
-    let ad = device.clone().autodiff();
-    let (mut model, mut optim, mut state) = resume(cfg.init(&ad), &opts.out)?;
-    let mut sampler = PatchSampler::new(
-        images,
-        opts.patch,
-        opts.seed ^ state.step.wrapping_mul(0x9E37),
-    )
-    .map_err(ds)?;
     let p = opts.patch as usize;
+    let spec = LoopSpec {
+        out: &opts.out,
+        cfg,
+        steps: opts.steps,
+        lr: opts.lr,
+        checkpoint_every: opts.checkpoint_every,
+        val_every: opts.val_every,
+        batch: opts.batch,
+        shape: [3, p, p],
+        dist_weight: 255.0 * 255.0,
+        peak: 0.5,
+        rate_unit: "bpp",
+    };
+    train_loop(
+        &spec,
+        device,
+        |step| {
+            let mut s =
+                PatchSampler::new(images, opts.patch, opts.seed ^ step.wrapping_mul(0x9E37))
+                    .map_err(ds)?;
+            Ok(move |n: usize| s.batch(n).into_iter().map(|v| v - 0.5).collect())
+        },
+        |m| {
+            if val_images.is_empty() {
+                Ok(None)
+            } else {
+                validate(m, &val_images, device).map(Some)
+            }
+        },
+    )
+}
+
+/// What [`train_loop`] needs besides the data.
+pub(crate) struct LoopSpec<'a> {
+    pub out: &'a Path,
+    pub cfg: &'a WallocConfig,
+    pub steps: u64,
+    pub lr: f64,
+    pub checkpoint_every: u64,
+    pub val_every: u64,
+    pub batch: usize,
+    /// One training item `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// Weight of the MSE in the distortion (`255²` for images on `[−½, ½]`).
+    pub dist_weight: f64,
+    /// Largest magnitude of the signal (reconstructions are clamped to it).
+    pub peak: f64,
+    /// Unit of the validation rate (`bpp`, `kbit/s`).
+    pub rate_unit: &'static str,
+}
+
+/// The training loop shared by image and audio models: resume, PCA initialisation at
+/// step 0, Adam steps on `λ·w·MSE + bits per position + aux`, logging, validation,
+/// checkpoints and export. `sampler(step)` makes the batch source for a run starting at
+/// `step`; it returns `n` items, flattened, already centred.
+pub(crate) fn train_loop<S, F>(
+    spec: &LoopSpec,
+    device: &Device,
+    sampler: S,
+    validate: impl Fn(&Walloc) -> Result<Option<(f64, f64)>>,
+) -> Result<()>
+where
+    S: FnOnce(u64) -> Result<F>,
+    F: FnMut(usize) -> Vec<f32>,
+{
+    let cfg = spec.cfg;
+    let [c, h, w] = spec.shape;
+    let ad = device.clone().autodiff();
+    let (mut model, mut optim, mut state) = resume(cfg.init(&ad), spec.out)?;
+    let mut batch = sampler(state.step)?;
     if state.step == 0 {
         let n = 32;
-        let x = Tensor::<4>::from_data(TensorData::new(sampler.batch(n), [n, 3, p, p]), device)
-            .sub_scalar(0.5);
-        let (m, g, q, b) = pca_init(model.valid(), x, cfg.lambda);
-        eprintln!("train: PCA initialisation, gain {g}: {q:.2} dB at {b:.4} bpp on {n} patches");
+        let x = Tensor::<4>::from_data(TensorData::new(batch(n), [n, c, h, w]), device);
+        let (m, g, q, b) = pca_init(model.valid(), x, cfg.lambda, spec.dist_weight, spec.peak);
+        eprintln!(
+            "train: PCA initialisation, gain {g}: {q:.2} dB at {b:.4} bits per position on {n} items"
+        );
         model = model.load_record(m.into_record());
     }
-    let log_path = opts.out.join("log.csv");
+    let log_path = spec.out.join("log.csv");
     let mut log = open_log(&log_path)?;
+    let n_batch = spec.batch;
 
     let t0 = Instant::now();
     let wall0 = state.wall_seconds;
     let start_step = state.step;
     let mut acc = [0f64; 4];
-    while state.step < opts.steps {
-        let data = sampler.batch(opts.batch);
-        let x = Tensor::<4>::from_data(TensorData::new(data, [opts.batch, 3, p, p]), &ad)
-            .sub_scalar(0.5);
+    while state.step < spec.steps {
+        let x = Tensor::<4>::from_data(TensorData::new(batch(n_batch), [n_batch, c, h, w]), &ad);
         // The density starts untrained: let it fit the latents before its rate moves them.
         let rate_gradient = cfg.lambda > 0.0 && state.step >= RATE_WARMUP;
         let out = model.forward_train(x.clone(), rate_gradient);
         let (mse, bits) = walloc_terms(&x, &out);
         let aux = model.entropy_bottleneck.aux_loss();
-        let dist = mse.clone().mul_scalar(255.0 * 255.0);
+        let dist = mse.clone().mul_scalar(spec.dist_weight);
         let weight = if cfg.lambda > 0.0 { cfg.lambda } else { 1.0 };
         let loss = dist.mul_scalar(weight) + bits.clone() + aux.clone();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(opts.lr, model, grads);
+        model = optim.step(spec.lr, model, grads);
         state.step += 1;
 
         acc[0] += f64::from(loss.into_scalar::<f32>());
@@ -159,34 +221,32 @@ pub fn train_walloc_image(opts: &WallocTrainOptions, device: &Device) -> Result<
         acc[3] += 1.0;
         let elapsed = t0.elapsed().as_secs_f64();
         state.wall_seconds = wall0 + elapsed;
-        if state.step.is_multiple_of(50) || state.step == opts.steps {
+        if state.step.is_multiple_of(50) || state.step == spec.steps {
             let n = acc[3];
             let (l, m, b) = (acc[0] / n, acc[1] / n, acc[2] / n);
             let rate = (state.step - start_step) as f64 / elapsed;
-            let eta = (opts.steps - state.step) as f64 / rate.max(1e-9);
+            let eta = (spec.steps - state.step) as f64 / rate.max(1e-9);
+            let q = psnr(m / (4.0 * spec.peak * spec.peak));
             eprintln!(
-                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {:.2} dB bpp {b:.4} aux {:.1} | {rate:.2} it/s eta {:.1} h",
+                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {q:.2} dB bits/pos {b:.4} aux {:.1} | {rate:.2} it/s eta {:.1} h",
                 state.step,
-                opts.steps,
-                100.0 * state.step as f64 / opts.steps as f64,
-                psnr(m),
+                spec.steps,
+                100.0 * state.step as f64 / spec.steps as f64,
                 aux.into_scalar::<f32>(),
                 eta / 3600.0
             );
             writeln!(
                 log,
-                "{},train,0,{},{l},{m},{},{b},,{:.1}",
-                state.step,
-                cfg.lambda,
-                psnr(m),
-                state.wall_seconds
+                "{},train,0,{},{l},{m},{q},{b},,{:.1}",
+                state.step, cfg.lambda, state.wall_seconds
             )
             .map_err(io_err(&log_path))?;
             acc = [0.0; 4];
         }
-        if state.step.is_multiple_of(opts.val_every) && !val_images.is_empty() {
-            let (b, q) = validate(&model.valid(), &val_images, device)?;
-            eprintln!("  val: bpp {b:.4} psnr {q:.2} dB");
+        if state.step.is_multiple_of(spec.val_every)
+            && let Some((b, q)) = validate(&model.valid())?
+        {
+            eprintln!("  val: {b:.4} {} {q:.2} dB", spec.rate_unit);
             writeln!(
                 log,
                 "{},val,0,{},,,{q},{b},,{:.1}",
@@ -194,9 +254,9 @@ pub fn train_walloc_image(opts: &WallocTrainOptions, device: &Device) -> Result<
             )
             .map_err(io_err(&log_path))?;
         }
-        if state.step.is_multiple_of(opts.checkpoint_every) || state.step == opts.steps {
-            save_checkpoint(&model, &optim, &state, &opts.out)?;
-            export_walloc(cfg, &model.valid(), &opts.out.join("export"))?;
+        if state.step.is_multiple_of(spec.checkpoint_every) || state.step == spec.steps {
+            save_checkpoint(&model, &optim, &state, spec.out)?;
+            export_walloc(cfg, &model.valid(), &spec.out.join("export"))?;
         }
     }
     Ok(())
@@ -252,14 +312,21 @@ fn validate(model: &Walloc, images: &[image::RgbImage], device: &Device) -> Resu
 }
 
 /// Initialises the linear path (encoder and `skip`) as a PCA codec of the wavelet
-/// coefficients of `data` (`[n, 3, p, p]` in `[−½, ½]`): the encoder projects on the top
-/// `latent_dim` principal directions times a gain `g`, `skip` maps back. The gain is the
-/// one of a small grid that minimises `λ·255²·MSE + bpp` on `data` (bpp from the empirical
-/// entropy of the rounded latents), or gives 30–35 dB when `λ = 0`. Training then starts
-/// from a working codec instead of from zero, which saves thousands of CPU steps.
+/// coefficients of `data` (`[n, C, H, W]`, values in `[−peak, peak]`): the encoder
+/// projects on the top `latent_dim` principal directions times a gain `g`, `skip` maps
+/// back. The gain is the one of a small grid that minimises `λ·dist_weight·MSE + bits per
+/// position` on `data` (bits from the empirical entropy of the rounded latents), or gives
+/// 30–35 dB PSNR when `λ = 0`. Training then starts from a working codec instead of from
+/// zero, which saves thousands of CPU steps.
 ///
-/// Returns the chosen gain, PSNR and bpp.
-pub fn pca_init(model: Walloc, data: Tensor<4>, lambda: f64) -> (Walloc, f64, f64, f64) {
+/// Returns the chosen gain, PSNR (peak-to-peak `2·peak`) and bits per position.
+pub fn pca_init(
+    model: Walloc,
+    data: Tensor<4>,
+    lambda: f64,
+    dist_weight: f64,
+    peak: f64,
+) -> (Walloc, f64, f64, f64) {
     use ncodec_models::burn::module::Param;
     use ncodec_models::hyperprior::to_f32_vec;
     let device = data.device();
@@ -331,15 +398,17 @@ pub fn pca_init(model: Walloc, data: Tensor<4>, lambda: f64) -> (Walloc, f64, f6
         )));
         m
     };
-    for g in [0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0] {
+    for g in [
+        0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 35.0,
+    ] {
         let m = with_gain(model.clone(), g);
         let y = m.encode_latents(x.clone());
-        let x_hat = m.decode_latents(y.clone()).clamp(-0.5, 0.5);
+        let x_hat = m.decode_latents(y.clone()).clamp(-peak, peak);
         let mse = f64::from((x_hat - x.clone()).square().mean().into_scalar::<f32>());
         let bits = empirical_bits(&to_f32_vec(y.permute([1, 0, 2, 3])), k);
-        let (q, bpp) = (psnr(mse), bits / pixels);
+        let (q, bpp) = (psnr(mse / (4.0 * peak * peak)), bits / pixels);
         let score = if lambda > 0.0 {
-            lambda * 255.0 * 255.0 * mse + bpp
+            lambda * dist_weight * mse + bpp
         } else {
             (q - 32.5).abs()
         };

@@ -62,13 +62,22 @@ fn fmt(rate: u32, channels: u16, bits: u16, float: bool) -> WavFormat {
 }
 
 fn max_err(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
 fn chunks_cover_the_clip_and_weights_sum_to_one() {
     for m in [1usize, 4, 256] {
-        for n in [1usize, m, CHUNK_POSITIONS * m, CHUNK_POSITIONS * m + 1, 3 * CHUNK_POSITIONS * m + 17 * m + 3] {
+        for n in [
+            1usize,
+            m,
+            CHUNK_POSITIONS * m,
+            CHUNK_POSITIONS * m + 1,
+            3 * CHUNK_POSITIONS * m + 17 * m + 3,
+        ] {
             let plan = chunk_plan(n, m);
             assert_eq!(plan[0].start, 0);
             assert!(plan.last().map(|c| c.start + c.len >= n).unwrap());
@@ -116,11 +125,20 @@ fn long_clips_reconstruct_across_chunk_joins() {
 #[test]
 fn other_rates_and_formats_are_restored() {
     let model = identity_model(2, 2, 16000);
-    for f in [fmt(22050, 2, 24, false), fmt(8000, 1, 32, true), fmt(44100, 1, 16, false)] {
+    for f in [
+        fmt(22050, 2, 24, false),
+        fmt(8000, 1, 32, true),
+        fmt(44100, 1, 16, false),
+    ] {
         let a = tone(f, f.sample_rate as usize / 2 + 7);
         let (bytes, _) = model.encode_audio(&a).unwrap();
         let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
-        let MediaInfo::Audio { model_rate, sample_rate, .. } = c.header.media else {
+        let MediaInfo::Audio {
+            model_rate,
+            sample_rate,
+            ..
+        } = c.header.media
+        else {
             panic!("not audio");
         };
         assert_eq!((model_rate, sample_rate), (16000, f.sample_rate));
@@ -131,7 +149,10 @@ fn other_rates_and_formats_are_restored() {
         let edge = f.sample_rate as usize / 20;
         let n = a.frames();
         for ch in 0..usize::from(f.channels) {
-            let e = max_err(&a.samples[ch][edge..n - edge], &b.samples[ch][edge..n - edge]);
+            let e = max_err(
+                &a.samples[ch][edge..n - edge],
+                &b.samples[ch][edge..n - edge],
+            );
             assert!(e < 0.02, "{f:?} channel {ch}: error {e}");
         }
     }
@@ -144,27 +165,48 @@ fn bad_audio_inputs_give_typed_errors() {
         format: fmt(16000, 1, 16, false),
         samples: vec![vec![]],
     };
-    assert!(matches!(model.encode_audio(&empty), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        model.encode_audio(&empty),
+        Err(Error::InvalidArgument(_))
+    ));
     let stereo = identity_model(2, 2, 16000);
     let three = tone(fmt(16000, 3, 16, false), 100);
-    assert!(matches!(stereo.encode_audio(&three), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        stereo.encode_audio(&three),
+        Err(Error::Unsupported(_))
+    ));
     // A missing chunk, a foreign model, a clip length that would need a huge buffer.
     let a = tone(fmt(16000, 1, 16, false), 9000);
     let (bytes, _) = model.encode_audio(&a).unwrap();
     let mut c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
-    assert!(matches!(stereo.decode_audio(&c), Err(Error::ModelMismatch { .. } | Error::UnknownModel(_))));
+    assert!(matches!(
+        stereo.decode_audio(&c),
+        Err(Error::ModelMismatch { .. } | Error::UnknownModel(_))
+    ));
     let mut huge = c.clone();
-    if let MediaInfo::Audio { frames, sample_rate, .. } = &mut huge.header.media {
+    if let MediaInfo::Audio {
+        frames,
+        sample_rate,
+        ..
+    } = &mut huge.header.media
+    {
         *frames = 1 << 30;
         *sample_rate = 16000;
     }
-    assert!(matches!(model.decode_audio(&huge), Err(Error::LimitExceeded { .. })));
+    assert!(matches!(
+        model.decode_audio(&huge),
+        Err(Error::LimitExceeded { .. })
+    ));
     let mut slow = c.clone();
     if let MediaInfo::Audio { sample_rate, .. } = &mut slow.header.media {
         // 9000 frames at 1 Hz would be 144 million frames at the model's rate.
         *sample_rate = 1;
     }
-    assert!(matches!(model.decode_audio(&slow), Err(Error::LimitExceeded { .. })));
-    c.sections.retain(|s| &s.tag != b"CHNK" || s.data.is_empty());
+    assert!(matches!(
+        model.decode_audio(&slow),
+        Err(Error::LimitExceeded { .. })
+    ));
+    c.sections
+        .retain(|s| &s.tag != b"CHNK" || s.data.is_empty());
     assert!(matches!(model.decode_audio(&c), Err(Error::Corrupt(_))));
 }

@@ -109,9 +109,14 @@ impl WallocModel {
                     let s = &x[c];
                     // Past the end: the last sample, held.
                     let last = s.last().copied().unwrap_or(0.0);
-                    v.extend((ch.start..ch.start + ch.len).map(|i| s.get(i).copied().unwrap_or(last)));
+                    v.extend(
+                        (ch.start..ch.start + ch.len).map(|i| s.get(i).copied().unwrap_or(last)),
+                    );
                 }
-                let t = Tensor::<4>::from_data(TensorData::new(v, [1, g.len(), 1, ch.len]), &self.device);
+                let t = Tensor::<4>::from_data(
+                    TensorData::new(v, [1, g.len(), 1, ch.len]),
+                    &self.device,
+                );
                 let y = self.model.encode_latents(t);
                 let [_, c, h, w] = y.dims();
                 out.push(Latents {
@@ -155,7 +160,10 @@ impl WallocModel {
         for l in &latents {
             let (data, est) = self.code_latents(l)?;
             estimated_bits += est;
-            sections.push(Section { tag: *b"CHNK", data });
+            sections.push(Section {
+                tag: *b"CHNK",
+                data,
+            });
         }
         let header = Header {
             version: FORMAT_VERSION,
@@ -211,9 +219,14 @@ impl WallocModel {
             bits_per_sample: u16::from(bits_per_sample),
             float,
         };
-        let valid_format = matches!((float, bits_per_sample), (true, 32) | (false, 8 | 16 | 24 | 32));
+        let valid_format = matches!(
+            (float, bits_per_sample),
+            (true, 32) | (false, 8 | 16 | 24 | 32)
+        );
         if !valid_format || frames == 0 {
-            return Err(Error::Corrupt("audio header has an invalid sample format".into()));
+            return Err(Error::Corrupt(
+                "audio header has an invalid sample format".into(),
+            ));
         }
         check_frames(frames)?;
         let n = resampled_len(frames as usize, sample_rate, rate);
@@ -303,12 +316,19 @@ impl WallocModel {
         for (i, l) in latents.iter().enumerate() {
             let k = i / groups.max(1);
             let a = if k > 0 { half } else { 0 };
-            let b = if k + 1 < plan.len() { l.width - half } else { l.width };
+            let b = if k + 1 < plan.len() {
+                l.width - half
+            } else {
+                l.width
+            };
             for (ch, row) in per_group[i % groups.max(1)].iter_mut().enumerate() {
                 row.extend_from_slice(&l.values[ch * l.width + a..ch * l.width + b]);
             }
         }
-        let width = per_group.first().and_then(|g| g.first()).map_or(0, Vec::len);
+        let width = per_group
+            .first()
+            .and_then(|g| g.first())
+            .map_or(0, Vec::len);
         Latents {
             channels: groups * c,
             height: 1,
