@@ -38,6 +38,7 @@ pub mod eval;
 pub mod image_any;
 pub mod image_codec;
 pub mod info;
+pub mod latent_context;
 pub mod metrics;
 pub mod npy;
 pub mod plot;

@@ -29,6 +29,7 @@ pub use audio::{
 use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
 use crate::error::{Error, Result};
 use crate::image_codec::{EncodeStats, crop_to_rgb8, model_digest, pad_replicate};
+use crate::latent_context::{decode_planes, encode_planes};
 
 /// Independent entropy streams for the latents.
 const STREAMS: usize = 4;
@@ -281,7 +282,7 @@ impl WallocModel {
     /// As [`WallocModel::image_latents`].
     pub fn encode_image(&self, img: &RgbImage, channels: u8) -> Result<(Vec<u8>, EncodeStats)> {
         let l = self.image_latents(img)?;
-        let (data, est) = self.code_latents(&l)?;
+        let (data, est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
         let header = Header {
             version: FORMAT_VERSION,
             flags: 0,
@@ -298,7 +299,7 @@ impl WallocModel {
         let bytes = Container {
             header,
             sections: vec![Section {
-                tag: *b"LATN",
+                tag: *b"LATC",
                 data,
             }],
         }
@@ -346,7 +347,20 @@ impl WallocModel {
         let (w, h) = (width as usize, height as usize);
         let (pw, ph) = self.padded(w, h);
         let m = self.config.multiple();
-        let l = self.decode_latent_section(c.section(b"LATN")?, ph / m, pw / m)?;
+        let (lh, lw) = (ph / m, pw / m);
+        let values = decode_planes(
+            c.section(b"LATC")?,
+            self.config.latent_dim,
+            lh,
+            lw,
+            self.model.latent_max_int(),
+        )?;
+        let l = Latents {
+            channels: self.config.latent_dim,
+            height: lh,
+            width: lw,
+            values,
+        };
         Ok((l, w, h))
     }
 

@@ -195,43 +195,50 @@ fn encode_stream(tables: &CdfTables, symbols: &[i32], indexes: &[u16]) -> Vec<u3
     ans.into_compressed().expect("Vec backend never fails")
 }
 
+/// Decodes one symbol with table `ti`, and its escape payload if any.
+#[inline(always)]
+fn decode_one(ans: &mut DefaultAnsCoder, tables: &CdfTables, ti: usize) -> Result<i32> {
+    let h = tables.heads[ti];
+    let sym = ans
+        .decode_symbol(model(tables, h, ti))
+        .map_err(|_| Error::Corrupt("decoder failed"))?;
+    if sym + 1 < h.len {
+        return Ok(h.offset + sym as i32);
+    }
+    let nb = ans
+        .decode_symbol(Uniform { bits: NB_BITS })
+        .map_err(|_| Error::Corrupt("decoder failed"))?;
+    if nb > 32 {
+        return Err(Error::Corrupt("escape length out of range"));
+    }
+    let below = ans
+        .decode_symbol(Uniform { bits: 1 })
+        .map_err(|_| Error::Corrupt("decoder failed"))?
+        == 1;
+    let mut low = 0u64;
+    for c in 0..nb.div_ceil(16) {
+        let bits = (nb - 16 * c).min(16);
+        let val = ans
+            .decode_symbol(Uniform { bits })
+            .map_err(|_| Error::Corrupt("decoder failed"))?;
+        low |= u64::from(val) << (16 * c);
+    }
+    value_of_escape(h, Escape { below, nb, low })
+}
+
+fn open_stream(words: Vec<u32>) -> Result<DefaultAnsCoder> {
+    AnsCoder::from_compressed(words).map_err(|_| Error::Corrupt("stream ends with a zero word"))
+}
+
 fn decode_stream(
     tables: &CdfTables,
     words: &[u32],
     indexes: &[u16],
     out: &mut [i32],
 ) -> Result<()> {
-    let mut ans = AnsCoder::<u32, u64, _>::from_compressed_slice(words)
-        .map_err(|_| Error::Corrupt("stream ends with a zero word"))?;
+    let mut ans = open_stream(words.to_vec())?;
     for (o, &ti) in out.iter_mut().zip(indexes) {
-        let ti = usize::from(ti);
-        let h = tables.heads[ti];
-        let sym = ans
-            .decode_symbol(model(tables, h, ti))
-            .map_err(|_| Error::Corrupt("decoder failed"))?;
-        *o = if sym + 1 < h.len {
-            h.offset + sym as i32
-        } else {
-            let nb = ans
-                .decode_symbol(Uniform { bits: NB_BITS })
-                .map_err(|_| Error::Corrupt("decoder failed"))?;
-            if nb > 32 {
-                return Err(Error::Corrupt("escape length out of range"));
-            }
-            let below = ans
-                .decode_symbol(Uniform { bits: 1 })
-                .map_err(|_| Error::Corrupt("decoder failed"))?
-                == 1;
-            let mut low = 0u64;
-            for c in 0..nb.div_ceil(16) {
-                let bits = (nb - 16 * c).min(16);
-                let val = ans
-                    .decode_symbol(Uniform { bits })
-                    .map_err(|_| Error::Corrupt("decoder failed"))?;
-                low |= u64::from(val) << (16 * c);
-            }
-            value_of_escape(h, Escape { below, nb, low })?
-        };
+        *o = decode_one(&mut ans, tables, usize::from(ti))?;
     }
     // ANS is a bijection: a stream decoded with the models it was encoded with ends in
     // the initial state with every word consumed. Anything else means corruption.
@@ -239,6 +246,94 @@ fn decode_stream(
         return Err(Error::Corrupt("stream does not end where its symbols do"));
     }
     Ok(())
+}
+
+/// Decodes a single-stream buffer written by [`encode`] (with `streams = 1`) one symbol
+/// at a time, so that each symbol's table can depend on the symbols decoded before it
+/// (context modelling). The encoder knows every symbol, so it computes the same indexes
+/// up front.
+///
+/// # Examples
+/// ```
+/// use ncodec_entropy::{CdfTable, CdfTables, SequentialDecoder, encode};
+/// let t = CdfTables::new(&[
+///     CdfTable::from_pmf(0, &[0.9, 0.1])?,
+///     CdfTable::from_pmf(0, &[0.1, 0.9])?,
+/// ])?;
+/// // Each symbol's table is the previous symbol.
+/// let symbols = [1, 1, 0, 0, 1];
+/// let indexes = [0, 1, 1, 0, 0];
+/// let bytes = encode(&t, &symbols, &indexes, 1)?;
+/// let mut d = SequentialDecoder::new(&t, &bytes)?;
+/// let mut prev = 0;
+/// for &want in &symbols {
+///     prev = d.decode(prev as u16)?;
+///     assert_eq!(prev, want);
+/// }
+/// d.finish()?;
+/// # Ok::<(), ncodec_entropy::Error>(())
+/// ```
+pub struct SequentialDecoder<'a> {
+    tables: &'a CdfTables,
+    ans: DefaultAnsCoder,
+}
+
+impl<'a> SequentialDecoder<'a> {
+    /// Opens `data`, which must hold exactly one stream.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`] or [`Error::Corrupt`] for malformed data.
+    pub fn new(tables: &'a CdfTables, data: &[u8]) -> Result<Self> {
+        let word = |i: usize| -> Result<u32> {
+            data.get(4 * i..4 * i + 4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+                .ok_or(Error::Truncated("stream directory ends early"))
+        };
+        if word(0)? != 1 {
+            return Err(Error::Corrupt(
+                "a sequential stream must be a single stream",
+            ));
+        }
+        let len = word(1)? as usize;
+        if data.len() != 8 + 4 * len {
+            return Err(Error::Corrupt("stream length does not match the data"));
+        }
+        let words = data[8..]
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        Ok(Self {
+            tables,
+            ans: open_stream(words)?,
+        })
+    }
+
+    /// Decodes the next symbol with table `index`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an index out of range, [`Error::Corrupt`] if the data
+    /// does not decode.
+    pub fn decode(&mut self, index: u16) -> Result<i32> {
+        let ti = usize::from(index);
+        if ti >= self.tables.len() {
+            return Err(Error::InvalidInput(format!(
+                "table index {ti} out of range ({} tables)",
+                self.tables.len()
+            )));
+        }
+        decode_one(&mut self.ans, self.tables, ti)
+    }
+
+    /// Checks that the stream ended exactly after the last symbol.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if data is left over.
+    pub fn finish(self) -> Result<()> {
+        if !self.ans.is_empty() {
+            return Err(Error::Corrupt("stream does not end where its symbols do"));
+        }
+        Ok(())
+    }
 }
 
 /// Lengths of the `k` contiguous pieces that `n` symbols are split into.

@@ -32,12 +32,14 @@
 mod coder;
 mod error;
 mod gaussian;
+mod laplace;
 mod table;
 
-pub use coder::{MAX_STREAMS, decode, encode};
+pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode};
 pub use error::{Error, Result};
 pub use gaussian::{
     DEFAULT_TAIL_MASS, SCALES_LEVELS, SCALES_MAX, SCALES_MIN, default_scales, gaussian_tables,
     scale_index,
 };
+pub use laplace::laplace_tables;
 pub use table::{CdfTable, CdfTables, MAX_TABLE_LEN, MAX_TABLES, PRECISION, TOTAL};

@@ -1,0 +1,254 @@
+//! Context coding of integer latent planes (WaLLoC image latents, section `LATC`).
+//!
+//! A learned factorized prior codes each latent alone, but WaLLoC's latents are images
+//! in their own right (the first principal channel is a thumbnail), so neighbours predict
+//! them well. Each channel is coded in raster order as the residual `y − p` of a
+//! prediction `p` from its causal neighbours `a` (left), `b` (above), `c` (above left):
+//!
+//! - mode 0: `p` = the channel's median `m`, activity `|a − m| + |b − m| + |c − m|`;
+//! - mode 1: `p` = the median edge detector of LOCO-I (`min(a, b)` if `c ≥ max(a, b)`,
+//!   `max(a, b)` if `c ≤ min(a, b)`, else `a + b − c`), activity
+//!   `|a − c| + |b − c| + |a − b|`.
+//!
+//! The activity picks one of [`BUCKETS`] contexts; each context of each channel has a
+//! zero-mean Laplace table from a fixed scale grid, chosen by the encoder for this image
+//! and sent in the header with the mode and median. Everything the decoder computes is
+//! integer arithmetic on decoded values, so it is exact on every machine.
+//!
+//! Payload: per channel `mode u8, median i16 LE, BUCKETS × scale index u8`, then one
+//! entropy-coded stream of all residuals, channel after channel.
+
+use std::sync::OnceLock;
+
+use ncodec_entropy::{CdfTable, CdfTables, SequentialDecoder, encode, laplace_tables};
+
+use crate::error::{Error, Result};
+
+/// Upper bounds (exclusive) of the activity buckets but the last.
+const EDGES: [u32; 10] = [1, 2, 3, 5, 7, 10, 14, 20, 28, 40];
+/// Contexts per channel.
+pub const BUCKETS: usize = EDGES.len() + 1;
+/// Laplace scales in the grid.
+const SCALES: usize = 48;
+const SCALE_MIN: f64 = 0.08;
+const SCALE_MAX: f64 = 96.0;
+const TAIL_MASS: f64 = 1e-4;
+const HEADER: usize = 3 + BUCKETS;
+
+struct Grid {
+    tables: CdfTables,
+    each: Vec<CdfTable>,
+}
+
+fn grid() -> &'static Grid {
+    static GRID: OnceLock<Grid> = OnceLock::new();
+    GRID.get_or_init(|| {
+        let (a, b) = (SCALE_MIN.ln(), SCALE_MAX.ln());
+        let scales: Vec<f64> = (0..SCALES)
+            .map(|i| (a + (b - a) * i as f64 / (SCALES - 1) as f64).exp())
+            .collect();
+        let tables = laplace_tables(&scales, TAIL_MASS).expect("valid fixed grid");
+        let each = (0..SCALES)
+            .map(|i| tables.get(i).expect("in range"))
+            .collect();
+        Grid { tables, each }
+    })
+}
+
+/// The causal neighbours `(a, b, c)` of `(i, j)`; missing ones repeat the nearest known
+/// neighbour (0 at the first position).
+#[inline]
+fn neighbours(y: &[i32], w: usize, i: usize, j: usize) -> (i32, i32, i32) {
+    match (i, j) {
+        (0, 0) => (0, 0, 0),
+        (0, _) => {
+            let a = y[j - 1];
+            (a, a, a)
+        }
+        (_, 0) => {
+            let b = y[(i - 1) * w];
+            (b, b, b)
+        }
+        _ => (y[i * w + j - 1], y[(i - 1) * w + j], y[(i - 1) * w + j - 1]),
+    }
+}
+
+/// Prediction and context bucket of a position.
+#[inline]
+fn context(mode: u8, median: i32, (a, b, c): (i32, i32, i32)) -> (i32, usize) {
+    let (p, act) = if mode == 0 {
+        let m = median;
+        (m, a.abs_diff(m) + b.abs_diff(m) + c.abs_diff(m))
+    } else {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let p = if c >= hi {
+            lo
+        } else if c <= lo {
+            hi
+        } else {
+            a + b - c
+        };
+        (p, a.abs_diff(c) + b.abs_diff(c) + a.abs_diff(b))
+    };
+    (p, EDGES.iter().filter(|&&e| act >= e).count())
+}
+
+/// Estimated bits of value `v` under table `t` (escapes approximately).
+fn bits(t: &CdfTable, v: i32) -> f64 {
+    let cdf = t.cdf();
+    let esc = t.len() - 1;
+    let d = i64::from(v) - i64::from(t.offset());
+    let p = |s: usize| f64::from(cdf[s + 1] - cdf[s]) / f64::from(ncodec_entropy::TOTAL);
+    if d >= 0 && (d as usize) < esc {
+        -p(d as usize).log2()
+    } else {
+        let dist = if d < 0 { -d } else { d - esc as i64 + 1 } as f64;
+        -p(esc).log2() + 7.0 + 2.0 * (dist + 1.0).log2()
+    }
+}
+
+/// An encoder's choice for one channel: cost, mode, residuals, buckets, scales.
+type Choice = (f64, u8, Vec<i32>, Vec<usize>, [u8; BUCKETS]);
+
+/// Residuals and buckets of one channel under `mode`.
+fn residuals(y: &[i32], h: usize, w: usize, mode: u8, median: i32) -> (Vec<i32>, Vec<usize>) {
+    let mut r = Vec::with_capacity(h * w);
+    let mut q = Vec::with_capacity(h * w);
+    for i in 0..h {
+        for j in 0..w {
+            let (p, k) = context(mode, median, neighbours(y, w, i, j));
+            r.push(y[i * w + j] - p);
+            q.push(k);
+        }
+    }
+    (r, q)
+}
+
+/// Codes `channels` planes of `h × w` integers (channel-major); returns the bytes and
+/// the bits the chosen tables assign to the residuals (the estimate).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if `values` is not `channels·h·w` long or a median does
+/// not fit `i16`; entropy-coder errors.
+pub fn encode_planes(
+    values: &[i32],
+    channels: usize,
+    h: usize,
+    w: usize,
+) -> Result<(Vec<u8>, f64)> {
+    if values.len() != channels * h * w {
+        return Err(Error::InvalidArgument(
+            "latent planes have the wrong size".into(),
+        ));
+    }
+    let g = grid();
+    let mut out = Vec::with_capacity(channels * HEADER);
+    let mut symbols = Vec::with_capacity(values.len());
+    let mut indexes = Vec::with_capacity(values.len());
+    let mut estimate = 0.0;
+    for y in values.chunks_exact((h * w).max(1)).take(channels) {
+        let mut sorted = y.to_vec();
+        sorted.sort_unstable();
+        let median = sorted[sorted.len() / 2];
+        let median16 = i16::try_from(median)
+            .map_err(|_| Error::InvalidArgument("latent median outside i16".into()))?;
+        let mut best: Option<Choice> = None;
+        for mode in [0u8, 1] {
+            let (r, q) = residuals(y, h, w, mode, median);
+            // Histogram per bucket, then the cheapest scale per bucket.
+            let mut hist: Vec<std::collections::BTreeMap<i32, u32>> =
+                vec![Default::default(); BUCKETS];
+            for (&v, &k) in r.iter().zip(&q) {
+                *hist[k].entry(v).or_default() += 1;
+            }
+            let mut scales = [0u8; BUCKETS];
+            let mut total = 0.0;
+            for (k, hk) in hist.iter().enumerate() {
+                if hk.is_empty() {
+                    continue;
+                }
+                let (s, cost) = g
+                    .each
+                    .iter()
+                    .enumerate()
+                    .map(|(s, t)| {
+                        (
+                            s,
+                            hk.iter()
+                                .map(|(&v, &n)| f64::from(n) * bits(t, v))
+                                .sum::<f64>(),
+                        )
+                    })
+                    .min_by(|x, y| x.1.total_cmp(&y.1))
+                    .expect("grid is not empty");
+                scales[k] = s as u8;
+                total += cost;
+            }
+            if best.as_ref().is_none_or(|b| total < b.0) {
+                best = Some((total, mode, r, q, scales));
+            }
+        }
+        let (cost, mode, r, q, scales) = best.expect("two modes");
+        estimate += cost;
+        out.push(mode);
+        out.extend_from_slice(&median16.to_le_bytes());
+        out.extend_from_slice(&scales);
+        symbols.extend_from_slice(&r);
+        indexes.extend(q.iter().map(|&k| u16::from(scales[k])));
+    }
+    if symbols.is_empty() {
+        return Ok((out, 0.0));
+    }
+    out.extend(encode(&g.tables, &symbols, &indexes, 1)?);
+    Ok((out, estimate))
+}
+
+/// Decodes planes written by [`encode_planes`]; every value must lie in `−max ..= max`.
+///
+/// # Errors
+/// [`Error::Corrupt`] or [`Error::Truncated`] for data that does not decode to such
+/// planes.
+pub fn decode_planes(
+    data: &[u8],
+    channels: usize,
+    h: usize,
+    w: usize,
+    max: i32,
+) -> Result<Vec<i32>> {
+    let head_len = channels * HEADER;
+    let head = data
+        .get(..head_len)
+        .ok_or_else(|| Error::Truncated("latent context header".into()))?;
+    let g = grid();
+    let n = h * w;
+    let mut values = vec![0i32; channels * n];
+    if values.is_empty() {
+        return if data.len() == head_len {
+            Ok(values)
+        } else {
+            Err(Error::Corrupt("data after empty latents".into()))
+        };
+    }
+    let mut dec = SequentialDecoder::new(&g.tables, &data[head_len..])?;
+    for (ch, y) in values.chunks_exact_mut(n).enumerate() {
+        let hd = &head[ch * HEADER..(ch + 1) * HEADER];
+        let mode = hd[0];
+        let median = i32::from(i16::from_le_bytes([hd[1], hd[2]]));
+        let scales = &hd[3..];
+        if mode > 1 || scales.iter().any(|&s| usize::from(s) >= SCALES) {
+            return Err(Error::Corrupt("bad latent context header".into()));
+        }
+        for i in 0..h {
+            for j in 0..w {
+                let (p, k) = context(mode, median, neighbours(y, w, i, j));
+                let v = dec.decode(u16::from(scales[k]))?.checked_add(p);
+                match v {
+                    Some(v) if v.abs() <= max => y[i * w + j] = v,
+                    _ => return Err(Error::Corrupt("latent out of the model's range".into())),
+                }
+            }
+        }
+    }
+    dec.finish()?;
+    Ok(values)
+}
