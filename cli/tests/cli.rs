@@ -261,3 +261,99 @@ fn unsupported_inputs_fail_clearly() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn audio_and_latents_with_the_shipped_walloc_models() {
+    let dir = tmpdir("audio");
+    let wav = fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav");
+    let ncx = dir.join("s.ncx");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = ncodec().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    run(&[
+        "encode".as_ref(),
+        wav.as_os_str(),
+        "-o".as_ref(),
+        ncx.as_os_str(),
+    ]);
+    let info = run(&["info".as_ref(), "--json".as_ref(), ncx.as_os_str()]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["header"]["media"]["kind"], "audio");
+    assert_eq!(v["header"]["media"]["sample_rate"], 22050);
+    let back = dir.join("s.wav");
+    run(&[
+        "decode".as_ref(),
+        ncx.as_os_str(),
+        "-o".as_ref(),
+        back.as_os_str(),
+    ]);
+    let a = std::fs::read(&wav).unwrap();
+    let b = std::fs::read(&back).unwrap();
+    // Same format and length: a 16-bit mono WAV of the same size.
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a[..44], b[..44]);
+    // Latents of the WAV and of the file agree; .npy header names the shape.
+    let (n1, n2) = (dir.join("w.npy"), dir.join("f.npy"));
+    run(&[
+        "latents".as_ref(),
+        wav.as_os_str(),
+        "-o".as_ref(),
+        n1.as_os_str(),
+    ]);
+    run(&[
+        "latents".as_ref(),
+        ncx.as_os_str(),
+        "-o".as_ref(),
+        n2.as_os_str(),
+    ]);
+    assert_eq!(std::fs::read(&n1).unwrap(), std::fs::read(&n2).unwrap());
+    // Image latents with the WaLLoC image model, from the image and from its file.
+    let png = fixture("metrics_a.png");
+    let incx = dir.join("i.ncx");
+    run(&[
+        "encode".as_ref(),
+        png.as_os_str(),
+        "-o".as_ref(),
+        incx.as_os_str(),
+        "--model".as_ref(),
+        "walloc-rgb-16x-r1".as_ref(),
+    ]);
+    let (n3, n4) = (dir.join("i1.npy"), dir.join("i2.npy"));
+    run(&[
+        "latents".as_ref(),
+        png.as_os_str(),
+        "-o".as_ref(),
+        n3.as_os_str(),
+    ]);
+    run(&[
+        "latents".as_ref(),
+        incx.as_os_str(),
+        "-o".as_ref(),
+        n4.as_os_str(),
+    ]);
+    assert_eq!(std::fs::read(&n3).unwrap(), std::fs::read(&n4).unwrap());
+    let ipng = dir.join("i.png");
+    run(&[
+        "decode".as_ref(),
+        incx.as_os_str(),
+        "-o".as_ref(),
+        ipng.as_os_str(),
+    ]);
+    assert_eq!(image::open(&ipng).unwrap().width(), 200);
+    // Quality levels other than 0 are refused for audio.
+    let out = ncodec()
+        .arg("encode")
+        .arg(&wav)
+        .args(["-q", "3", "-o"])
+        .arg(dir.join("x.ncx"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -61,21 +61,53 @@ macro_rules! weights {
 }
 
 /// The embedded models (files and model cards in `models/weights/<id>/`).
-const EMBEDDED: &[Embedded] = &[Embedded {
-    entry: ModelEntry {
-        id: "hp-mean-64-r1",
-        kind: MediaKind::Image,
-        description: "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card",
-        min_quality: 0,
-        max_quality: 5,
-        default_quality: 3,
-        default: true,
+const EMBEDDED: &[Embedded] = &[
+    Embedded {
+        entry: ModelEntry {
+            id: "hp-mean-64-r1",
+            kind: MediaKind::Image,
+            description: "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card",
+            min_quality: 0,
+            max_quality: 5,
+            default_quality: 3,
+            default: true,
+        },
+        family: Family::Hyperprior,
+        config: weights!("hp-mean-64-r1", "model.json"),
+        weights: weights!("hp-mean-64-r1", "weights.bpk"),
+        tables: weights!("hp-mean-64-r1", "tables.bin"),
     },
-    family: Family::Hyperprior,
-    config: weights!("hp-mean-64-r1", "model.json"),
-    weights: weights!("hp-mean-64-r1", "weights.bpk"),
-    tables: weights!("hp-mean-64-r1", "tables.bin"),
-}];
+    Embedded {
+        entry: ModelEntry {
+            id: "walloc-rgb-16x-r1",
+            kind: MediaKind::Image,
+            description: "WaLLoC RGB 16x (J=3, 12 latents), context-coded latents; early training release, see its model card",
+            min_quality: 0,
+            max_quality: 0,
+            default_quality: 0,
+            default: false,
+        },
+        family: Family::Walloc,
+        config: weights!("walloc-rgb-16x-r1", "model.json"),
+        weights: weights!("walloc-rgb-16x-r1", "weights.bpk"),
+        tables: weights!("walloc-rgb-16x-r1", "tables.bin"),
+    },
+    Embedded {
+        entry: ModelEntry {
+            id: "walloc-speech-16k-r1",
+            kind: MediaKind::Audio,
+            description: "WaLLoC speech, mono 16 kHz (J=6, 8 latents), any WAV resampled; early training release, see its model card",
+            min_quality: 0,
+            max_quality: 0,
+            default_quality: 0,
+            default: true,
+        },
+        family: Family::Walloc,
+        config: weights!("walloc-speech-16k-r1", "model.json"),
+        weights: weights!("walloc-speech-16k-r1", "weights.bpk"),
+        tables: weights!("walloc-speech-16k-r1", "tables.bin"),
+    },
+];
 
 /// All shipped models.
 pub fn models() -> Vec<ModelEntry> {
