@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: build ncodec, then encode and decode a Kodak image with the default
-# model and show what was written. Uses ../shared/datasets/kodak when present (the
-# development setup), else the small photo committed in tests/fixtures.
+# model (and a speech clip with the default audio model) and show what was written.
+# Uses ../shared/datasets when present (the development setup), else the small photo
+# and speech clip committed in tests/fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
@@ -16,3 +17,11 @@ $ncodec encode "$img" -o "$out/image.ncx"
 $ncodec info "$out/image.ncx"
 $ncodec decode "$out/image.ncx" -o "$out/decoded.png"
 echo "decoded image: $out/decoded.png"
+# Speech with the default audio model (WaLLoC): any WAV, any rate; decodes to the same
+# rate and sample format.
+wav=../shared/datasets/audio/speech/test/vctk_p232_003.wav
+[ -f "$wav" ] || wav=tests/fixtures/speech_ljspeech_LJ001-0027_0.5-2.0s.wav
+$ncodec encode "$wav" -o "$out/speech.ncx"
+$ncodec info "$out/speech.ncx"
+$ncodec decode "$out/speech.ncx" -o "$out/decoded.wav"
+echo "decoded speech: $out/decoded.wav"

@@ -1,13 +1,15 @@
 //! The WaLLoC codec: a [`Walloc`] model plus its frozen per-channel latent tables.
 //!
-//! A file holds one section, `LATN`: the rounded latents `ŷ` (integers within
-//! `±(2^(b−1) − 1)`), channel-major, each channel coded with its own integer table (the
-//! frozen factorized prior), split into independent streams for parallel decoding.
-//! The tables are fixed per model, so nothing the decoder computes in floating point
-//! can change a symbol's probability: files decode identically on any device.
+//! An image file holds one section, `LATC`: the rounded latents `ŷ` (integers within
+//! `±(2^(b−1) − 1)`) context-coded by [`crate::latent_context`] (prediction from decoded
+//! neighbours, per-image Laplace scales). Audio files hold one `CHNK` section per chunk
+//! (see the `audio` submodule), each coded with the model's frozen per-channel tables
+//! (the learned factorized prior). Either way every probability comes from integer
+//! arithmetic on decoded symbols, so files decode identically on any device.
 //!
 //! The same latents are available without synthesis, for compressed-domain learning:
-//! [`WallocModel::image_latents`] and [`WallocModel::latents_of_file`].
+//! [`WallocModel::image_latents`], [`WallocModel::audio_latents`],
+//! [`WallocModel::latents_of_file`] and [`WallocModel::latents_tensor`].
 
 use image::RgbImage;
 use ncodec_entropy::{CdfTables, decode as ent_decode, encode as ent_encode};
