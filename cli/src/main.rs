@@ -439,6 +439,28 @@ fn load_model(
     }
 }
 
+/// Decodes an input image within the pixel limit and prepares it for coding: 8-bit RGB
+/// and the channel count to restore on decode.
+fn image_input(
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+) -> Result<(image::RgbImage, u8), CliError> {
+    let img = image::load_from_memory(bytes).map_err(ctx(format!("cannot decode image {name}")))?;
+    let (w, h) = (u64::from(img.width()), u64::from(img.height()));
+    if w * h > limits.max_pixels {
+        return Err(CliError {
+            context: format!("{name} is too large"),
+            source: Box::new(ncodec::Error::LimitExceeded {
+                what: "image pixels",
+                value: w * h,
+                limit: limits.max_pixels,
+            }),
+        });
+    }
+    ncodec::image_codec::prepare_input(&img).map_err(ctx(format!("cannot encode {name}")))
+}
+
 /// Resolves `--model-dir` / a model id / the default audio model.
 fn load_audio_model(
     model: Option<&str>,
@@ -596,21 +618,7 @@ fn latents(
                 .0
         }
         None => {
-            let img = image::load_from_memory(&bytes)
-                .map_err(ctx(format!("cannot decode image {name}")))?;
-            let (w, h) = (u64::from(img.width()), u64::from(img.height()));
-            if w * h > limits.max_pixels {
-                return Err(CliError {
-                    context: format!("{name} is too large"),
-                    source: Box::new(ncodec::Error::LimitExceeded {
-                        what: "image pixels",
-                        value: w * h,
-                        limit: limits.max_pixels,
-                    }),
-                });
-            }
-            let (rgb, _) = ncodec::image_codec::prepare_input(&img)
-                .map_err(ctx(format!("cannot encode {name}")))?;
+            let (rgb, _) = image_input(&bytes, &name, &limits)?;
             wm.image_latents(&rgb)
                 .map_err(ctx(format!("cannot encode {name}")))?
         }
@@ -805,21 +813,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     quality,
                 );
             }
-            let img = image::load_from_memory(&bytes)
-                .map_err(ctx(format!("cannot decode image {name}")))?;
-            let (w, h) = (u64::from(img.width()), u64::from(img.height()));
-            if w * h > limits.max_pixels {
-                return Err(CliError {
-                    context: format!("{name} is too large"),
-                    source: Box::new(ncodec::Error::LimitExceeded {
-                        what: "image pixels",
-                        value: w * h,
-                        limit: limits.max_pixels,
-                    }),
-                });
-            }
-            let (rgb, channels) = ncodec::image_codec::prepare_input(&img)
-                .map_err(ctx(format!("cannot encode {name}")))?;
+            let (rgb, channels) = image_input(&bytes, &name, &limits)?;
+            let (w, h) = (u64::from(rgb.width()), u64::from(rgb.height()));
             let (codec, default_q) = load_model(model.as_deref(), model_dir.as_ref())?;
             let q = quality.unwrap_or(default_q);
             let (ncx, stats) = codec
