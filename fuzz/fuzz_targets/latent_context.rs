@@ -1,0 +1,17 @@
+//! Decodes arbitrary bytes as context-coded WaLLoC latent planes: must never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ncodec::latent_context::decode_planes;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 3 {
+        return;
+    }
+    let (c, h, w) = (
+        usize::from(data[0] % 4) + 1,
+        usize::from(data[1] % 16) + 1,
+        usize::from(data[2] % 16) + 1,
+    );
+    let _ = decode_planes(&data[3..], c, h, w, 127);
+});
