@@ -2,7 +2,8 @@
 //! and with the shipped WaLLoC model, on the CPU (flex). Criterion reports seconds per
 //! image and megapixels per second. For WaLLoC, `latents` is the transform alone (wavelet
 //! packet, 1×1 encoder, companding, rounding: what a compressed-domain pipeline runs),
-//! `encode` adds entropy coding and the container. `NCODEC_BENCH_WALLOC_DIR=DIR` times an
+//! `encode` adds entropy coding and the container; `decode` is `decode_latents` (entropy
+//! decoding) plus `synthesis`. `NCODEC_BENCH_WALLOC_DIR=DIR` times an
 //! exported model folder instead of the shipped one.
 //! Uses `../shared/datasets/kodak/kodim23.png`, else the committed 200×176 fixture.
 
@@ -74,6 +75,18 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("decode", |b| {
         b.iter(|| any.decode(black_box(&bytes), &Limits::default()).unwrap())
+    });
+    // The two halves of decode: entropy decoding of the latents, and synthesis from them.
+    let latents = wm.latents_of_file(&bytes, &Limits::default()).unwrap();
+    g.bench_function("decode_latents", |b| {
+        b.iter(|| {
+            wm.latents_of_file(black_box(&bytes), &Limits::default())
+                .unwrap()
+        })
+    });
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    g.bench_function("synthesis", |b| {
+        b.iter(|| wm.image_from_latents(black_box(&latents), w, h).unwrap())
     });
     g.finish();
 }

@@ -20,7 +20,7 @@ use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::export::factorized_tables;
 use ncodec_models::hyperprior::to_f32_vec as to_vec;
 use ncodec_models::walloc::{Walloc, WallocConfig};
-use ncodec_models::wavelet::wpt2_cpu;
+use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
 
 mod audio;
 pub use audio::{
@@ -239,8 +239,18 @@ impl WallocModel {
             ),
             &self.device,
         );
-        let x = self.model.decode_latents(y).add_scalar(0.5);
-        Ok(crop_to_rgb8(&to_vec(x), pw, ph, w, h))
+        // The decoder network on the model's device, the inverse packet transform on the
+        // CPU (much faster there than as transposed convolutions).
+        let gain = self.model.wavelet_gain() as f32;
+        let xw: Vec<f32> = to_vec(self.model.g_s(y))
+            .into_iter()
+            .map(|v| v * gain)
+            .collect();
+        let x: Vec<f32> = iwpt2_cpu(&xw, 3, l.height, l.width, self.config.levels)
+            .into_iter()
+            .map(|v| v + 0.5)
+            .collect();
+        Ok(crop_to_rgb8(&x, pw, ph, w, h))
     }
 
     /// Entropy-codes latents with the frozen tables.

@@ -378,3 +378,85 @@ pub fn wpt2_cpu(planes: &[f32], c: usize, h: usize, w: usize, levels: usize) -> 
     debug_assert_eq!(cur.len(), ch * ph * pw);
     cur
 }
+
+/// One periodic synthesis step along a line, the inverse of [`analyse_line`]:
+/// `x[m] = Σ_t REC_LO[t]·lo[k] + REC_HI[t]·hi[k]` over `t` with `m + 10 − t` even,
+/// `k = ((m + 10 − t)/2 − 3) mod l` (the transposed convolution of [`idwt1`]).
+fn synthesise_line(lo: &[f32], hi: &[f32], x: &mut [f32]) {
+    let l = lo.len();
+    let (rl, rh) = (taps_f32(&REC_LO), taps_f32(&REC_HI));
+    for (m, out) in x.iter_mut().enumerate() {
+        let mut acc = 0f32;
+        for t in ((m + TAPS) % 2..TAPS).step_by(2) {
+            let k = ((m + TAPS - t) / 2 + 3 * l - 3) % l;
+            acc += rl[t] * lo[k] + rh[t] * hi[k];
+        }
+        *out = acc;
+    }
+}
+
+/// One 2D synthesis level: four planes `h × w` (A, H, V, D as [`dwt2`] orders them) into
+/// one plane `2h × 2w`.
+fn idwt2_plane(p: &[f32], h: usize, w: usize) -> Vec<f32> {
+    let n = h * w;
+    let (a, hh, v, d) = (&p[..n], &p[n..2 * n], &p[2 * n..3 * n], &p[3 * n..4 * n]);
+    // Along the height, whole rows at a time: (A, H) → low width band, (V, D) → high.
+    let (rl, rh) = (taps_f32(&REC_LO), taps_f32(&REC_HI));
+    let rows = |lo: &[f32], hi: &[f32]| -> Vec<f32> {
+        let mut out = vec![0f32; 2 * h * w];
+        for m in 0..2 * h {
+            let row = &mut out[m * w..(m + 1) * w];
+            for t in ((m + TAPS) % 2..TAPS).step_by(2) {
+                let k = ((m + TAPS - t) / 2 + 3 * h - 3) % h;
+                let (cl, ch) = (rl[t], rh[t]);
+                for ((o, &x), &y) in row
+                    .iter_mut()
+                    .zip(&lo[k * w..(k + 1) * w])
+                    .zip(&hi[k * w..(k + 1) * w])
+                {
+                    *o += cl * x + ch * y;
+                }
+            }
+        }
+        out
+    };
+    let wl = rows(a, hh);
+    let wh = rows(v, d);
+    // Along the width.
+    let mut out = vec![0f32; 4 * n];
+    for y in 0..2 * h {
+        synthesise_line(
+            &wl[y * w..(y + 1) * w],
+            &wh[y * w..(y + 1) * w],
+            &mut out[y * 2 * w..(y + 1) * 2 * w],
+        );
+    }
+    out
+}
+
+/// [`iwpt2`] on the CPU without Burn, for decoders: `planes` holds `C·4^J` planes of
+/// `h × w`, the result `C` planes of `h·2^J × w·2^J`. Groups of planes run in parallel.
+/// Equal to [`iwpt2`] up to float rounding.
+///
+/// # Panics
+/// If `planes` is not `C·4^J·h·w` long for a whole `C`.
+pub fn iwpt2_cpu(planes: &[f32], c: usize, h: usize, w: usize, levels: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert_eq!(
+        planes.len(),
+        c * (1 << (2 * levels)) * h * w,
+        "iwpt2_cpu: size"
+    );
+    let (mut cur, mut ph, mut pw) = (planes.to_vec(), h, w);
+    for _ in 0..levels {
+        let group = 4 * ph * pw;
+        let next: Vec<Vec<f32>> = cur
+            .par_chunks(group)
+            .map(|g| idwt2_plane(g, ph, pw))
+            .collect();
+        cur = next.concat();
+        ph *= 2;
+        pw *= 2;
+    }
+    cur
+}

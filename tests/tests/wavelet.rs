@@ -4,7 +4,7 @@
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::tensor::Distribution;
 use ncodec_models::hyperprior::to_f32_vec;
-use ncodec_models::wavelet::{iwpt1, iwpt2, wpt1, wpt2, wpt2_cpu};
+use ncodec_models::wavelet::{iwpt1, iwpt2, iwpt2_cpu, wpt1, wpt2, wpt2_cpu};
 use serde_json::Value;
 
 fn cases() -> Vec<Value> {
@@ -69,6 +69,18 @@ fn matches_pywavelets_and_inverts() {
                 .collect();
             let d = max_abs_diff(&cpu, &want);
             assert!(d < 1e-5, "{name}: wpt2_cpu differs from PyWavelets by {d}");
+            // And the CPU synthesis inverts the PyWavelets coefficients.
+            let per_out = want.len() / ishape[0];
+            let (oh, ow) = (ishape[2] >> levels, ishape[3] >> levels);
+            let back: Vec<f32> = want
+                .chunks(per_out)
+                .flat_map(|y| iwpt2_cpu(y, ishape[1], oh, ow, levels))
+                .collect();
+            let r = max_abs_diff(&back, &input);
+            assert!(
+                r < 1e-5,
+                "{name}: iwpt2_cpu does not invert PyWavelets by {r}"
+            );
         }
         let d = max_abs_diff(&got, &want);
         assert!(d < 1e-5, "{name}: forward differs from PyWavelets by {d}");
