@@ -156,6 +156,32 @@ enum TrainCommand {
     WallocAudio(TrainWallocAudioArgs),
 }
 
+/// Options shared by the WaLLoC trainers.
+#[derive(Debug, clap::Args)]
+struct WallocCommonArgs {
+    /// Decoder width (multiple of 32).
+    #[arg(long, default_value_t = 64)]
+    nd: usize,
+    /// Residual blocks in the decoder.
+    #[arg(long, default_value_t = 5)]
+    blocks: usize,
+    /// Bits of the companded latent range.
+    #[arg(long, default_value_t = 8)]
+    latent_bits: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 3e-4)]
+    lr: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 250)]
+    checkpoint_every: u64,
+}
+
 #[derive(Debug, clap::Args)]
 struct TrainWallocAudioArgs {
     /// Folder of training WAV files (searched recursively).
@@ -179,39 +205,21 @@ struct TrainWallocAudioArgs {
     /// Latent channels.
     #[arg(long, default_value_t = 8)]
     latent_dim: usize,
-    /// Decoder width (multiple of 32).
-    #[arg(long, default_value_t = 64)]
-    nd: usize,
-    /// Residual blocks in the decoder.
-    #[arg(long, default_value_t = 5)]
-    blocks: usize,
-    /// Bits of the companded latent range.
-    #[arg(long, default_value_t = 8)]
-    latent_bits: usize,
     /// Rate weight λ in λ·MSE + bits per sample frame (samples in [−1, 1]).
     #[arg(long, default_value_t = 1e5)]
     lambda: f64,
     /// Segment length in samples at the model's rate (multiple of 2^J).
     #[arg(long, default_value_t = 16_384)]
     segment: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = 8)]
-    batch: usize,
     /// Total number of steps.
     #[arg(long, default_value_t = 20_000)]
     steps: u64,
-    /// Learning rate.
-    #[arg(long, default_value_t = 3e-4)]
-    lr: f64,
-    /// Random seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Steps between checkpoints.
-    #[arg(long, default_value_t = 250)]
-    checkpoint_every: u64,
     /// Steps between validations.
     #[arg(long, default_value_t = 500)]
     val_every: u64,
+    /// Decoder size, batch, learning rate, seed, checkpoints.
+    #[command(flatten)]
+    common: WallocCommonArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -231,42 +239,24 @@ struct TrainWallocImageArgs {
     /// Latent channels (12 with J = 3 is the paper's 16× RGB configuration).
     #[arg(long, default_value_t = 12)]
     latent_dim: usize,
-    /// Decoder width (multiple of 32).
-    #[arg(long, default_value_t = 64)]
-    nd: usize,
-    /// Residual blocks in the decoder.
-    #[arg(long, default_value_t = 5)]
-    blocks: usize,
-    /// Bits of the companded latent range.
-    #[arg(long, default_value_t = 8)]
-    latent_bits: usize,
     /// Rate weight λ in λ·255²·MSE + bpp; 0 trains on distortion only (the paper).
     #[arg(long, default_value_t = 0.01)]
     lambda: f64,
     /// Patch size (multiple of 2^J).
     #[arg(long, default_value_t = 256)]
     patch: u32,
-    /// Batch size.
-    #[arg(long, default_value_t = 8)]
-    batch: usize,
     /// Total number of steps.
     #[arg(long, default_value_t = 50_000)]
     steps: u64,
-    /// Learning rate.
-    #[arg(long, default_value_t = 3e-4)]
-    lr: f64,
-    /// Random seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Steps between checkpoints.
-    #[arg(long, default_value_t = 250)]
-    checkpoint_every: u64,
     /// Steps between validations.
     #[arg(long, default_value_t = 1000)]
     val_every: u64,
     /// Downscale JPEG training images by this factor (1 keeps them).
     #[arg(long, default_value_t = 2)]
     jpeg_downscale: u32,
+    /// Decoder size, batch, learning rate, seed, checkpoints.
+    #[command(flatten)]
+    common: WallocCommonArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -948,15 +938,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             ncodec::train::train_image(&opts, &device).map_err(ctx("training failed"))?;
         }
         Command::Train(TrainCommand::WallocAudio(a)) => {
+            let c = a.common;
             let model = ncodec::models::walloc::WallocConfig::new(
                 1,
                 a.channels,
                 a.levels,
                 a.latent_dim,
-                a.nd,
+                c.nd,
             )
-            .with_blocks(a.blocks)
-            .with_latent_bits(a.latent_bits)
+            .with_blocks(c.blocks)
+            .with_latent_bits(c.latent_bits)
             .with_lambda(a.lambda)
             .with_sample_rate(Some(a.sample_rate));
             let opts = ncodec::train_walloc_audio::WallocAudioTrainOptions {
@@ -965,11 +956,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 out: a.out,
                 model,
                 segment: a.segment,
-                batch: a.batch,
+                batch: c.batch,
                 steps: a.steps,
-                lr: a.lr,
-                seed: a.seed,
-                checkpoint_every: a.checkpoint_every.max(1),
+                lr: c.lr,
+                seed: c.seed,
+                checkpoint_every: c.checkpoint_every.max(1),
                 val_every: a.val_every.max(1),
             };
             let device = ncodec::device::default_device();
@@ -977,10 +968,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(ctx("training failed"))?;
         }
         Command::Train(TrainCommand::WallocImage(a)) => {
+            let c = a.common;
             let model =
-                ncodec::models::walloc::WallocConfig::new(2, 3, a.levels, a.latent_dim, a.nd)
-                    .with_blocks(a.blocks)
-                    .with_latent_bits(a.latent_bits)
+                ncodec::models::walloc::WallocConfig::new(2, 3, a.levels, a.latent_dim, c.nd)
+                    .with_blocks(c.blocks)
+                    .with_latent_bits(c.latent_bits)
                     .with_lambda(a.lambda);
             let opts = ncodec::train_walloc::WallocTrainOptions {
                 data: a.data,
@@ -988,11 +980,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 out: a.out,
                 model,
                 patch: a.patch,
-                batch: a.batch,
+                batch: c.batch,
                 steps: a.steps,
-                lr: a.lr,
-                seed: a.seed,
-                checkpoint_every: a.checkpoint_every.max(1),
+                lr: c.lr,
+                seed: c.seed,
+                checkpoint_every: c.checkpoint_every.max(1),
                 val_every: a.val_every.max(1),
                 jpeg_downscale: a.jpeg_downscale.max(1),
             };

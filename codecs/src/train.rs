@@ -100,17 +100,9 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     if opts.lambdas.is_empty() {
         return Err(Error::InvalidArgument("need at least one λ".into()));
     }
-    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
         .with_mean_scale(opts.mean_scale);
-    let cfg_path = opts.out.join("model.json");
-    cfg.save(&cfg_path)
-        .map_err(|e| Error::InvalidArgument(format!("cannot save config: {e}")))?;
-    std::fs::write(
-        opts.out.join("train.json"),
-        serde_json::to_vec_pretty(opts).expect("serialisable"),
-    )
-    .map_err(io_err(&opts.out))?;
+    start_run_dir(&opts.out, &cfg, opts)?;
 
     let ds = |e: ncodec_datasets::Error| Error::InvalidArgument(format!("dataset: {e}"));
     let folder = ImageFolder::scan(&opts.data).map_err(ds)?;
@@ -253,6 +245,24 @@ pub(crate) fn resume<M: Module>(model: M, out: &Path) -> Result<(M, ModuleOptimi
 }
 
 /// Opens (appending) the CSV log of a run, writing the header to a new file.
+/// Creates a run folder and writes the model's `model.json` and the run's `train.json`
+/// (its options) into it.
+pub(crate) fn start_run_dir<C: Config>(
+    out: &Path,
+    config: &C,
+    opts: &impl serde::Serialize,
+) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    config
+        .save(out.join("model.json"))
+        .map_err(|e| Error::InvalidArgument(format!("cannot save config: {e}")))?;
+    std::fs::write(
+        out.join("train.json"),
+        serde_json::to_vec_pretty(opts).expect("serialisable"),
+    )
+    .map_err(io_err(out))
+}
+
 pub(crate) fn open_log(path: &Path) -> Result<std::fs::File> {
     let new_log = !path.exists();
     let mut log = std::fs::OpenOptions::new()

@@ -17,7 +17,7 @@ use ncodec_models::burn::prelude::*;
 use ncodec_models::walloc::{Walloc, WallocConfig, WallocOutput};
 
 use crate::error::{Error, Result};
-use crate::train::{io_err, open_log, psnr, resume, save_checkpoint};
+use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir};
 use crate::walloc_codec::WallocModel;
 
 /// Steps at the start of a run in which the rate trains only the density.
@@ -77,26 +77,14 @@ pub fn train_walloc_image(opts: &WallocTrainOptions, device: &Device) -> Result<
             "an image model has dims 2 and 3 channels".into(),
         ));
     }
-    if cfg.nd == 0 || !cfg.nd.is_multiple_of(32) || cfg.latent_dim == 0 || cfg.levels == 0 {
-        return Err(Error::InvalidArgument(
-            "nd must be a positive multiple of 32, latent_dim and levels positive".into(),
-        ));
-    }
+    check_sizes(cfg)?;
     let m = cfg.multiple() as u32;
     if opts.patch == 0 || !opts.patch.is_multiple_of(m) {
         return Err(Error::InvalidArgument(format!(
             "patch size must be a positive multiple of {m}"
         )));
     }
-    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
-    let cfg_path = opts.out.join("model.json");
-    cfg.save(&cfg_path)
-        .map_err(|e| Error::InvalidArgument(format!("cannot save config: {e}")))?;
-    std::fs::write(
-        opts.out.join("train.json"),
-        serde_json::to_vec_pretty(opts).expect("serialisable"),
-    )
-    .map_err(io_err(&opts.out))?;
+    start_run_dir(&opts.out, cfg, opts)?;
 
     let ds = |e: ncodec_datasets::Error| Error::InvalidArgument(format!("dataset: {e}"));
     let images = ImageFolder::scan(&opts.data)
@@ -144,6 +132,17 @@ pub fn train_walloc_image(opts: &WallocTrainOptions, device: &Device) -> Result<
             }
         },
     )
+}
+
+/// The size checks every WaLLoC trainer makes: `nd` a positive multiple of 32 (group
+/// norm), `latent_dim` and `levels` positive.
+pub(crate) fn check_sizes(cfg: &WallocConfig) -> Result<()> {
+    if cfg.nd == 0 || !cfg.nd.is_multiple_of(32) || cfg.latent_dim == 0 || cfg.levels == 0 {
+        return Err(Error::InvalidArgument(
+            "nd must be a positive multiple of 32, latent_dim and levels positive".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// What [`train_loop`] needs besides the data.

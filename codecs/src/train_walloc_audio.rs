@@ -14,8 +14,8 @@ use ncodec_models::walloc::{Walloc, WallocConfig};
 
 use crate::audio_io::{read_wav, resample};
 use crate::error::{Error, Result};
-use crate::train::io_err;
-use crate::train_walloc::{LoopSpec, train_loop, walloc_terms};
+use crate::train::{io_err, start_run_dir};
+use crate::train_walloc::{LoopSpec, check_sizes, train_loop, walloc_terms};
 use crate::walloc_codec::MAX_AUDIO_FRAMES;
 
 /// Everything a WaLLoC audio training run needs; saved as `train.json`.
@@ -110,11 +110,7 @@ pub fn train_walloc_audio(opts: &WallocAudioTrainOptions, device: &Device) -> Re
             ));
         }
     };
-    if cfg.nd == 0 || !cfg.nd.is_multiple_of(32) || cfg.latent_dim == 0 || cfg.levels == 0 {
-        return Err(Error::InvalidArgument(
-            "nd must be a positive multiple of 32, latent_dim and levels positive".into(),
-        ));
-    }
+    check_sizes(cfg)?;
     if cfg.lambda <= 0.0 {
         return Err(Error::InvalidArgument("audio training needs λ > 0".into()));
     }
@@ -124,14 +120,7 @@ pub fn train_walloc_audio(opts: &WallocAudioTrainOptions, device: &Device) -> Re
             "segment length must be a positive multiple of {m}"
         )));
     }
-    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
-    cfg.save(opts.out.join("model.json"))
-        .map_err(|e| Error::InvalidArgument(format!("cannot save config: {e}")))?;
-    std::fs::write(
-        opts.out.join("train.json"),
-        serde_json::to_vec_pretty(opts).expect("serialisable"),
-    )
-    .map_err(io_err(&opts.out))?;
+    start_run_dir(&opts.out, cfg, opts)?;
 
     let signals = load_audio_folder(&opts.data, cfg.channels, rate)?;
     let total: usize = signals.iter().map(|s| s[0].len()).sum();
