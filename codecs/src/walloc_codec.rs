@@ -204,14 +204,19 @@ impl WallocModel {
     /// compressed-domain model consumes (values in the encoder's scale, before the
     /// decoder's first convolution).
     pub fn latents_tensor(&self, l: &Latents) -> Tensor<4> {
-        let y = Tensor::<4>::from_data(
+        self.model.expand(self.rounded_tensor(l))
+    }
+
+    /// The integer latents as a device tensor `[1, channels, height, width]` (the rounded
+    /// companded values the decoder takes).
+    fn rounded_tensor(&self, l: &Latents) -> Tensor<4> {
+        Tensor::<4>::from_data(
             TensorData::new(
                 l.values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
                 [1, l.channels, l.height, l.width],
             ),
             &self.device,
-        );
-        self.model.expand(y)
+        )
     }
 
     /// Synthesises an image of `w × h` pixels from its latents.
@@ -232,13 +237,7 @@ impl WallocModel {
                 l.channels, l.height, l.width
             )));
         }
-        let y = Tensor::<4>::from_data(
-            TensorData::new(
-                l.values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-                [1, l.channels, l.height, l.width],
-            ),
-            &self.device,
-        );
+        let y = self.rounded_tensor(l);
         // The decoder network on the model's device, the inverse packet transform on the
         // CPU (much faster there than as transposed convolutions).
         let gain = self.model.wavelet_gain() as f32;

@@ -263,18 +263,10 @@ impl WallocModel {
         let plan = chunk_plan(n, m);
         let channels = usize::from(format.channels);
         let mut out = vec![vec![0f32; n]; channels];
-        let mut count = vec![vec![0f32; n]; channels];
         for (k, ch) in plan.iter().enumerate() {
             for (gi, g) in groups.iter().enumerate() {
                 let l = &latents[k * groups.len() + gi];
-                let y = Tensor::<4>::from_data(
-                    TensorData::new(
-                        l.values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-                        [1, l.channels, 1, l.width],
-                    ),
-                    &self.device,
-                );
-                let x = to_vec(self.model.decode_latents(y));
+                let x = to_vec(self.model.decode_latents(self.rounded_tensor(l)));
                 for (j, &c) in g.iter().enumerate() {
                     let src = &x[j * ch.len..(j + 1) * ch.len];
                     for (i, &s) in src.iter().enumerate() {
@@ -284,17 +276,17 @@ impl WallocModel {
                         }
                         let w = chunk_weight(&plan, k, i, m);
                         out[c][t] += w * s;
-                        count[c][t] += w;
                     }
                 }
             }
         }
-        // A stereo model fed one channel twice: average (count holds the total weight).
-        for (o, w) in out.iter_mut().zip(&count) {
-            for (s, &w) in o.iter_mut().zip(w) {
-                if w > 0.0 {
-                    *s /= w;
-                }
+        // The chunk weights sum to 1 at every sample; a stereo model fed one channel twice
+        // added it twice: average.
+        for (c, o) in out.iter_mut().enumerate() {
+            let times = groups.iter().flatten().filter(|&&g| g == c).count();
+            if times > 1 {
+                let inv = 1.0 / times as f32;
+                o.iter_mut().for_each(|s| *s *= inv);
             }
         }
         let mut samples = resample(&out, rate, format.sample_rate)?;
