@@ -12,6 +12,8 @@
 
 use std::num::NonZeroU32;
 
+use constriction::Stack;
+use constriction::backends::ReadWords;
 use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
 use constriction::stream::stack::{AnsCoder, DefaultAnsCoder};
 use constriction::stream::{Decode, Encode};
@@ -197,7 +199,10 @@ fn encode_stream(tables: &CdfTables, symbols: &[i32], indexes: &[u16]) -> Vec<u3
 
 /// Decodes one symbol with table `ti`, and its escape payload if any.
 #[inline(always)]
-fn decode_one(ans: &mut DefaultAnsCoder, tables: &CdfTables, ti: usize) -> Result<i32> {
+fn decode_one<B>(ans: &mut AnsCoder<u32, u64, B>, tables: &CdfTables, ti: usize) -> Result<i32>
+where
+    B: ReadWords<u32, Stack>,
+{
     let h = tables.heads[ti];
     let sym = ans
         .decode_symbol(model(tables, h, ti))
@@ -236,7 +241,8 @@ fn decode_stream(
     indexes: &[u16],
     out: &mut [i32],
 ) -> Result<()> {
-    let mut ans = open_stream(words.to_vec())?;
+    let mut ans = AnsCoder::<u32, u64, _>::from_compressed_slice(words)
+        .map_err(|_| Error::Corrupt("stream ends with a zero word"))?;
     for (o, &ti) in out.iter_mut().zip(indexes) {
         *o = decode_one(&mut ans, tables, usize::from(ti))?;
     }
