@@ -66,7 +66,9 @@ enum Command {
     },
     /// Write the integer latents of an image, WAV or .ncx file as NumPy .npy (WaLLoC
     /// models) without synthesising pixels or samples: shape (channels, height, width)
-    /// for images, (channel groups × latent channels, positions) for audio.
+    /// for images, (channel groups × latent channels, positions) for audio. Images are
+    /// quantised at step 1 (the default level); an .ncx keeps its own level, whose step
+    /// is printed (the decoder's input is value × step).
     Latents {
         /// Input image (PNG/JPEG), WAV or .ncx file (`-` reads stdin).
         input: PathBuf,
@@ -617,11 +619,12 @@ fn latents(
         .map_err(ctx("cannot format .npy"))?;
     write_output(output, &npy)?;
     eprintln!(
-        "{name}: latents {}x{}x{} (model {})",
+        "{name}: latents {}x{}x{} (model {}, quantisation step {}: the decoder's input is value × step)",
         l.channels,
         l.height,
         l.width,
-        codec.id()
+        codec.id(),
+        l.step
     );
     Ok(())
 }

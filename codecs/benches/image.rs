@@ -1,5 +1,5 @@
-//! Encode and decode of one Kodak image (kodim23, 768×512) with the default image model
-//! and with the shipped WaLLoC model, on the CPU (flex). Criterion reports seconds per
+//! Encode and decode of one Kodak image (kodim23, 768×512) with each shipped image model
+//! at its default level (WaLLoC, the default, in detail), on the CPU (flex). Criterion reports seconds per
 //! image and megapixels per second. For WaLLoC, `latents` is the transform alone (wavelet
 //! packet, 1×1 encoder, companding, rounding: what a compressed-domain pipeline runs),
 //! `encode` adds entropy coding and the container; `decode` is `decode_latents` (entropy
@@ -10,6 +10,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ncodec::container::{Limits, MediaKind};
 use ncodec::registry;
+use ncodec::walloc_codec::DEFAULT_IMAGE_QUALITY;
 use ncodec_models::burn::prelude::Device;
 use std::hint::black_box;
 
@@ -22,26 +23,33 @@ fn bench(c: &mut Criterion) {
         root.join("../tests/fixtures/metrics_a.png")
     };
     let img = image::open(&path).unwrap().to_rgb8();
-    let entry = registry::default_for(MediaKind::Image).unwrap();
-    let model = registry::load_image_model(entry.id, &Device::flex()).unwrap();
-    let q = entry.default_quality;
-    let (bytes, _) = model.encode(&img, q).unwrap();
-    let mut g = c.benchmark_group(format!(
-        "image/{}/{}",
-        entry.id,
-        path.file_name().unwrap().to_string_lossy()
-    ));
-    g.sample_size(10);
-    g.throughput(Throughput::Elements(
-        u64::from(img.width()) * u64::from(img.height()),
-    ));
-    g.bench_function(format!("encode_q{q}"), |b| {
-        b.iter(|| model.encode(black_box(&img), q).unwrap())
-    });
-    g.bench_function(format!("decode_q{q}"), |b| {
-        b.iter(|| model.decode(black_box(&bytes), &Limits::default()).unwrap())
-    });
-    g.finish();
+    // Every shipped image model but the WaLLoC one (timed in detail below), at its
+    // default level.
+    let walloc_id = registry::default_walloc_image().ok();
+    for entry in registry::models()
+        .into_iter()
+        .filter(|m| m.kind == MediaKind::Image && Some(m.id) != walloc_id)
+    {
+        let model = registry::load_image_model(entry.id, &Device::flex()).unwrap();
+        let q = entry.default_quality;
+        let (bytes, _) = model.encode(&img, q).unwrap();
+        let mut g = c.benchmark_group(format!(
+            "image/{}/{}",
+            entry.id,
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        g.sample_size(10);
+        g.throughput(Throughput::Elements(
+            u64::from(img.width()) * u64::from(img.height()),
+        ));
+        g.bench_function(format!("encode_q{q}"), |b| {
+            b.iter(|| model.encode(black_box(&img), q).unwrap())
+        });
+        g.bench_function(format!("decode_q{q}"), |b| {
+            b.iter(|| model.decode(black_box(&bytes), &Limits::default()).unwrap())
+        });
+        g.finish();
+    }
 
     // NCODEC_BENCH_WALLOC_DIR times a model exported by `ncodec train walloc-image`.
     let any = match std::env::var_os("NCODEC_BENCH_WALLOC_DIR") {
@@ -58,7 +66,7 @@ fn bench(c: &mut Criterion) {
     let ncodec::image_any::ImageCodec::Walloc(wm) = &any else {
         unreachable!("registry returned another family for a WaLLoC id")
     };
-    let (bytes, _) = any.encode(&img, 0).unwrap();
+    let (bytes, _) = any.encode(&img, DEFAULT_IMAGE_QUALITY).unwrap();
     let mut g = c.benchmark_group(format!(
         "image/{id}/{}",
         path.file_name().unwrap().to_string_lossy()
@@ -71,7 +79,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| wm.image_latents(black_box(&img)).unwrap())
     });
     g.bench_function("encode", |b| {
-        b.iter(|| any.encode(black_box(&img), 0).unwrap())
+        b.iter(|| any.encode(black_box(&img), DEFAULT_IMAGE_QUALITY).unwrap())
     });
     g.bench_function("decode", |b| {
         b.iter(|| any.decode(black_box(&bytes), &Limits::default()).unwrap())

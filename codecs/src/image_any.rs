@@ -4,7 +4,7 @@
 use image::RgbImage;
 
 use crate::container::{Container, Limits};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::image_codec::{EncodeStats, ImageModel};
 use crate::walloc_codec::WallocModel;
 
@@ -31,7 +31,7 @@ impl ImageCodec {
     pub fn levels(&self) -> usize {
         match self {
             Self::Hyperprior(m) => m.levels(),
-            Self::Walloc(_) => 1,
+            Self::Walloc(_) => usize::from(crate::walloc_codec::IMAGE_LEVELS),
         }
     }
 
@@ -46,7 +46,7 @@ impl ImageCodec {
     /// Encodes 8-bit RGB at `quality`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an empty image or a quality out of range.
+    /// [`crate::Error::InvalidArgument`] for an empty image or a quality out of range.
     pub fn encode(&self, img: &RgbImage, quality: u8) -> Result<(Vec<u8>, EncodeStats)> {
         self.encode_with_channels(img, 3, quality)
     }
@@ -63,15 +63,7 @@ impl ImageCodec {
     ) -> Result<(Vec<u8>, EncodeStats)> {
         match self {
             Self::Hyperprior(m) => m.encode_with_channels(img, channels, quality),
-            Self::Walloc(m) => {
-                if quality != 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "model {} has one quality level (0), not {quality}",
-                        m.id()
-                    )));
-                }
-                m.encode_image(img, channels)
-            }
+            Self::Walloc(m) => m.encode_image(img, channels, quality),
         }
     }
 

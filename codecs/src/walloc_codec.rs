@@ -1,8 +1,10 @@
 //! The WaLLoC codec: a [`Walloc`] model plus its frozen per-channel latent tables.
 //!
-//! An image file holds one section, `LATC`: the rounded latents `ŷ` (integers within
-//! `±(2^(b−1) − 1)`) context-coded by [`crate::latent_context`] (prediction from decoded
-//! neighbours, per-image Laplace scales). Audio files hold one `CHNK` section per chunk
+//! An image file holds one section, `LATQ`: the companded latents quantised with the
+//! step of the file's quality level ([`image_step`]), context-coded by
+//! [`crate::latent_context`] (prediction from decoded neighbours, per-image Laplace
+//! scales). Files written before quality levels existed hold `LATC` instead: the same
+//! coding at step 1 (quality byte 0); they still decode. Audio files hold one `CHNK` section per chunk
 //! (see the `audio` submodule), each coded with the model's frozen per-channel tables
 //! (the learned factorized prior). Either way every probability comes from integer
 //! arithmetic on decoded symbols, so files decode identically on any device.
@@ -36,8 +38,44 @@ use crate::latent_context::{decode_planes, encode_planes};
 /// Independent entropy streams for the latents.
 const STREAMS: usize = 4;
 
+/// Quality levels of WaLLoC image files (`0..IMAGE_LEVELS`).
+pub const IMAGE_LEVELS: u8 = 8;
+
+/// The level whose step is 1: the latents the model was trained to round.
+pub const DEFAULT_IMAGE_QUALITY: u8 = 4;
+
+/// Quantisation steps of the image levels, `2^((4 − q)/2)`: each level up halves the
+/// step's square. Exact `f32` constants, so encoders agree on every machine.
+const IMAGE_STEPS: [f32; IMAGE_LEVELS as usize] = [
+    4.0,
+    2.0 * std::f32::consts::SQRT_2,
+    2.0,
+    std::f32::consts::SQRT_2,
+    1.0,
+    std::f32::consts::FRAC_1_SQRT_2,
+    0.5,
+    0.5 * std::f32::consts::FRAC_1_SQRT_2,
+];
+
+/// The quantisation step of image quality level `quality`: the encoder rounds
+/// `companded / step`, the decoder feeds `integer · step` to the synthesis network.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a level outside `0..IMAGE_LEVELS`.
+pub fn image_step(quality: u8) -> Result<f32> {
+    IMAGE_STEPS
+        .get(usize::from(quality))
+        .copied()
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "quality {quality} out of range 0..={} (WaLLoC image levels)",
+                IMAGE_LEVELS - 1
+            ))
+        })
+}
+
 /// Integer latents of one signal, `[channels, height, width]` row-major (audio: height 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Latents {
     /// Latent channels.
     pub channels: usize,
@@ -47,6 +85,9 @@ pub struct Latents {
     pub width: usize,
     /// The values, channel-major.
     pub values: Vec<i32>,
+    /// Quantisation step: the decoder's input is `values · step` (1 for audio and for
+    /// images at [`DEFAULT_IMAGE_QUALITY`]).
+    pub step: f32,
 }
 
 /// A loaded WaLLoC model ready to encode and decode.
@@ -162,13 +203,30 @@ impl WallocModel {
         (w.div_ceil(m) * m, h.div_ceil(m) * m)
     }
 
-    /// The integer latents of an 8-bit RGB image, without entropy coding.
+    /// The integer latents of an 8-bit RGB image at step 1 (the model's own rounding,
+    /// [`DEFAULT_IMAGE_QUALITY`]), without entropy coding.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty image, [`Error::Unsupported`] if this is
     /// not an image model.
     pub fn image_latents(&self, img: &RgbImage) -> Result<Latents> {
+        self.image_latents_at(img, DEFAULT_IMAGE_QUALITY)
+    }
+
+    /// The largest latent magnitude at quantisation step `step`.
+    fn max_at(&self, step: f32) -> i32 {
+        (self.model.latent_max_int() as f32 / step).floor() as i32
+    }
+
+    /// The integer latents of an 8-bit RGB image quantised at the step of quality level
+    /// `quality` ([`image_step`]), without entropy coding.
+    ///
+    /// # Errors
+    /// As [`WallocModel::image_latents`], and [`Error::InvalidArgument`] for a quality
+    /// level out of range.
+    pub fn image_latents_at(&self, img: &RgbImage, quality: u8) -> Result<Latents> {
         self.require_image()?;
+        let step = image_step(quality)?;
         let (w, h) = (img.width() as usize, img.height() as usize);
         if w == 0 || h == 0 {
             return Err(Error::InvalidArgument("empty image".into()));
@@ -188,8 +246,13 @@ impl WallocModel {
             .collect();
         let (c, lh, lw) = (self.config.wavelet_channels(), ph >> j, pw >> j);
         let xw = Tensor::<4>::from_data(TensorData::new(xw, [1, c, lh, lw]), &self.device);
-        let max = f64::from(self.model.latent_max_int());
-        let y = self.model.compand(xw).round().clamp(-max, max);
+        let max = f64::from(self.max_at(step));
+        let y = self
+            .model
+            .compand(xw)
+            .div_scalar(step)
+            .round()
+            .clamp(-max, max);
         let [_, c, lh, lw] = y.dims();
         let values = to_vec(y).into_iter().map(|v| v as i32).collect();
         Ok(Latents {
@@ -197,6 +260,7 @@ impl WallocModel {
             height: lh,
             width: lw,
             values,
+            step,
         })
     }
 
@@ -207,12 +271,15 @@ impl WallocModel {
         self.model.expand(self.rounded_tensor(l))
     }
 
-    /// The integer latents as a device tensor `[1, channels, height, width]` (the rounded
-    /// companded values the decoder takes).
+    /// The quantised latents as a device tensor `[1, channels, height, width]` (the
+    /// companded values, integers times the step, that the decoder takes).
     fn rounded_tensor(&self, l: &Latents) -> Tensor<4> {
         Tensor::<4>::from_data(
             TensorData::new(
-                l.values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+                l.values
+                    .iter()
+                    .map(|&v| v as f32 * l.step)
+                    .collect::<Vec<_>>(),
                 [1, l.channels, l.height, l.width],
             ),
             &self.device,
@@ -283,23 +350,29 @@ impl WallocModel {
             height,
             width,
             values,
+            step: 1.0,
         })
     }
 
-    /// Encodes an 8-bit RGB image, recording `channels` (1, 3 or 4) as the layout to
-    /// restore on decode.
+    /// Encodes an 8-bit RGB image at quality level `quality` (`0..IMAGE_LEVELS`),
+    /// recording `channels` (1, 3 or 4) as the layout to restore on decode.
     ///
     /// # Errors
-    /// As [`WallocModel::image_latents`].
-    pub fn encode_image(&self, img: &RgbImage, channels: u8) -> Result<(Vec<u8>, EncodeStats)> {
-        let l = self.image_latents(img)?;
+    /// As [`WallocModel::image_latents_at`].
+    pub fn encode_image(
+        &self,
+        img: &RgbImage,
+        channels: u8,
+        quality: u8,
+    ) -> Result<(Vec<u8>, EncodeStats)> {
+        let l = self.image_latents_at(img, quality)?;
         let (data, est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
         let header = Header {
             version: FORMAT_VERSION,
             flags: 0,
             model_id: self.id.clone(),
             model_digest: self.digest,
-            quality: 0,
+            quality,
             media: MediaInfo::Image {
                 width: img.width(),
                 height: img.height(),
@@ -310,7 +383,7 @@ impl WallocModel {
         let bytes = Container {
             header,
             sections: vec![Section {
-                tag: *b"LATC",
+                tag: *b"LATQ",
                 data,
             }],
         }
@@ -359,18 +432,28 @@ impl WallocModel {
         let (pw, ph) = self.padded(w, h);
         let m = self.config.multiple();
         let (lh, lw) = (ph / m, pw / m);
-        let values = decode_planes(
-            c.section(b"LATC")?,
-            self.config.latent_dim,
-            lh,
-            lw,
-            self.model.latent_max_int(),
-        )?;
+        // `LATQ`: quantised at the step of the quality byte. `LATC` (written before
+        // quality levels): step 1, quality byte 0.
+        let (data, step) = if c.sections.iter().any(|s| &s.tag == b"LATQ") {
+            let step = image_step(c.header.quality)
+                .map_err(|_| Error::Corrupt(format!("quality {}", c.header.quality)))?;
+            (c.section(b"LATQ")?, step)
+        } else {
+            if c.header.quality != 0 {
+                return Err(Error::Corrupt(format!(
+                    "quality {} with a step-1 LATC section",
+                    c.header.quality
+                )));
+            }
+            (c.section(b"LATC")?, 1.0)
+        };
+        let values = decode_planes(data, self.config.latent_dim, lh, lw, self.max_at(step))?;
         let l = Latents {
             channels: self.config.latent_dim,
             height: lh,
             width: lw,
             values,
+            step,
         };
         Ok((l, w, h))
     }

@@ -146,6 +146,28 @@ fn stored_files_decode_to_stored_reconstructions() {
     }
 }
 
+/// A WaLLoC image file written before quality levels existed (a step-1 `LATC` section,
+/// quality byte 0) still decodes to its stored reconstruction, which is the image the
+/// default level (step 1) gives today.
+#[test]
+fn walloc_files_from_before_quality_levels_still_decode() {
+    let dir = ncodec_tests::fixtures().join("conformance");
+    let id = "walloc-rgb-16x-r1";
+    let model = registry::load_image_model(id, &Device::flex()).unwrap();
+    let old = std::fs::read(dir.join(format!("{id}-q0.ncx"))).unwrap();
+    let c = Container::from_bytes(&old, &Limits::default()).unwrap();
+    assert_eq!((c.sections[0].tag, c.header.quality), (*b"LATC", 0));
+    let want = image::open(dir.join(format!("{id}-q0.png")))
+        .unwrap()
+        .to_rgb8();
+    let got = model.decode(&old, &Limits::default()).unwrap();
+    assert!(psnr_rgb(&want, &got).unwrap() > 50.0);
+    let q = registry::find(id).unwrap().default_quality;
+    let (new, _) = model.encode(&fixture_image(), q).unwrap();
+    let now = model.decode(&new, &Limits::default()).unwrap();
+    assert!(psnr_rgb(&want, &now).unwrap() > 50.0);
+}
+
 /// End-to-end RD: bpp and PSNR grow with quality, and stay near the stored values.
 #[test]
 fn rate_distortion_stays_in_range() {

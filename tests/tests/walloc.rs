@@ -3,9 +3,9 @@
 
 use image::RgbImage;
 use ncodec::Error;
-use ncodec::container::Limits;
+use ncodec::container::{Container, Limits};
 use ncodec::image_any::ImageCodec;
-use ncodec::walloc_codec::WallocModel;
+use ncodec::walloc_codec::{DEFAULT_IMAGE_QUALITY, IMAGE_LEVELS, WallocModel, image_step};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::tensor::Distribution;
 use ncodec_models::hyperprior::to_f32_vec;
@@ -70,7 +70,7 @@ fn round_trips_at_odd_sizes_and_latents_match_the_file() {
     let c = codec();
     for (w, h) in [(1, 1), (17, 9), (40, 33)] {
         let img = test_image(w, h);
-        let (bytes, stats) = c.encode_image(&img, 3).unwrap();
+        let (bytes, stats) = c.encode_image(&img, 3, DEFAULT_IMAGE_QUALITY).unwrap();
         assert_eq!(stats.bytes, bytes.len());
         let direct = c.image_latents(&img).unwrap();
         assert_eq!(direct.height, (h as usize).div_ceil(4));
@@ -98,8 +98,8 @@ fn two_loads_write_identical_bytes() {
     let b = WallocModel::from_parts("x", &c, &w, &t, &Device::flex()).unwrap();
     let img = test_image(64, 48);
     assert_eq!(
-        a.encode_image(&img, 3).unwrap().0,
-        b.encode_image(&img, 3).unwrap().0
+        a.encode_image(&img, 3, 4).unwrap().0,
+        b.encode_image(&img, 3, 4).unwrap().0
     );
 }
 
@@ -124,9 +124,9 @@ fn npy_round_trip_and_header() {
 }
 
 #[test]
-fn quality_other_than_zero_and_foreign_files_are_refused() {
+fn quality_out_of_range_and_foreign_files_are_refused() {
     let any = ImageCodec::Walloc(Box::new(codec()));
-    let err = any.encode(&test_image(8, 8), 2).unwrap_err();
+    let err = any.encode(&test_image(8, 8), IMAGE_LEVELS).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
 
     // A file from a model with different weights.
@@ -134,7 +134,7 @@ fn quality_other_than_zero_and_foreign_files_are_refused() {
     let other = cfg.init(&Device::flex());
     let (c, w, t) = WallocModel::export(&cfg, &other).unwrap();
     let other = WallocModel::from_parts("walloc-tiny", &c, &w, &t, &Device::flex()).unwrap();
-    let (bytes, _) = other.encode_image(&test_image(8, 8), 3).unwrap();
+    let (bytes, _) = other.encode_image(&test_image(8, 8), 3, 4).unwrap();
     let err = any.decode(&bytes, &Limits::default()).unwrap_err();
     assert!(matches!(err, Error::ModelMismatch { .. }), "{err}");
 }
@@ -151,4 +151,62 @@ fn corrupt_payloads_error_without_panicking() {
             "flip at {i} accepted"
         );
     }
+}
+
+/// Each quality level quantises with its own step: the file records the level, the
+/// latents read back carry the step, finer steps cost more bits, and every dequantised
+/// latent lies within half a step of the finest level's.
+#[test]
+fn quality_levels_quantise_with_their_steps() {
+    let c = codec();
+    let img = test_image(64, 48);
+    let finest = c.image_latents_at(&img, IMAGE_LEVELS - 1).unwrap();
+    let mut last_bytes = 0;
+    for q in 0..IMAGE_LEVELS {
+        let (bytes, _) = c.encode_image(&img, 3, q).unwrap();
+        let container = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+        assert_eq!(container.header.quality, q);
+        let l = c.latents_of_container(&container).unwrap().0;
+        let step = image_step(q).unwrap();
+        assert_eq!(l.step, step);
+        assert_eq!(l, c.image_latents_at(&img, q).unwrap());
+        assert!(
+            bytes.len() > last_bytes,
+            "q{q}: {} bytes after {last_bytes}",
+            bytes.len()
+        );
+        last_bytes = bytes.len();
+        let bound = (step + finest.step) / 2.0 + 1e-3;
+        for (&a, &b) in l.values.iter().zip(&finest.values) {
+            let d = (a as f32 * step - b as f32 * finest.step).abs();
+            assert!(d <= bound, "q{q}: {a}·{step} vs {b}·{}", finest.step);
+        }
+        assert_eq!(c.decode_image(&container).unwrap().dimensions(), (64, 48));
+    }
+    assert_eq!(image_step(DEFAULT_IMAGE_QUALITY).unwrap(), 1.0);
+    assert!(image_step(IMAGE_LEVELS).is_err());
+    assert_eq!(
+        c.image_latents(&img).unwrap(),
+        c.image_latents_at(&img, DEFAULT_IMAGE_QUALITY).unwrap()
+    );
+}
+
+/// Files written before quality levels hold a step-1 `LATC` section and quality 0; they
+/// decode as they always did. A `LATC` section with another quality byte is corrupt.
+#[test]
+fn step_one_latc_files_still_decode() {
+    let c = codec();
+    let img = test_image(40, 24);
+    let (bytes, _) = c.encode_image(&img, 3, DEFAULT_IMAGE_QUALITY).unwrap();
+    let mut old = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    let want = c.decode_image(&old).unwrap();
+    old.sections[0].tag = *b"LATC";
+    old.header.quality = 0;
+    let old_bytes = old.to_bytes().unwrap();
+    let reread = Container::from_bytes(&old_bytes, &Limits::default()).unwrap();
+    assert_eq!(c.decode_image(&reread).unwrap(), want);
+    old.header.quality = 3;
+    let bad = Container::from_bytes(&old.to_bytes().unwrap(), &Limits::default()).unwrap();
+    let err = c.decode_image(&bad).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
 }

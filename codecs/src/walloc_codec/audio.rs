@@ -124,6 +124,7 @@ impl WallocModel {
                     height: h,
                     width: w,
                     values: to_vec(y).into_iter().map(|v| v as i32).collect(),
+                    step: 1.0,
                 });
             }
         }
@@ -326,6 +327,7 @@ impl WallocModel {
             height: 1,
             width,
             values: per_group.into_iter().flatten().flatten().collect(),
+            step: 1.0,
         }
     }
 }
