@@ -476,9 +476,55 @@ fn load_audio_model(
     }
 }
 
-/// `ncodec encode` of a WAV file.
+/// True if the file at `path` begins with a RIFF/WAVE header.
+fn file_starts_as_wav(path: &PathBuf) -> Result<bool, CliError> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(ctx(format!("cannot open {name}")))?;
+    let mut head = Vec::with_capacity(12);
+    f.take(12)
+        .read_to_end(&mut head)
+        .map_err(ctx(format!("cannot read {name}")))?;
+    Ok(ncodec::audio_io::is_wav(&head))
+}
+
+/// `ncodec decode` of an audio file: the WAV is written chunk after chunk (to a file
+/// next to the target, renamed at the end; stdout gets the whole file at the end).
+fn decode_audio(
+    m: &ncodec::walloc_codec::WallocModel,
+    c: &ncodec::container::Container,
+    name: &str,
+    output: &PathBuf,
+) -> Result<(), CliError> {
+    use ncodec::audio_io::WavSink;
+    let failed = |e: ncodec::Error| ctx(format!("cannot decode {name}"))(e);
+    let (format, _) = m.audio_file_format(c).map_err(&failed)?;
+    if output.as_os_str() == "-" {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut sink = WavSink::new(&mut buf, format).map_err(&failed)?;
+        m.decode_audio_stream(c, &mut sink).map_err(&failed)?;
+        sink.finish().map_err(&failed)?;
+        return write_output(output, &buf.into_inner());
+    }
+    let tmp = output.with_extension(format!(
+        "{}.tmp",
+        output.extension().and_then(|e| e.to_str()).unwrap_or("out")
+    ));
+    let run = || -> Result<(), CliError> {
+        let f = std::fs::File::create(&tmp)
+            .map_err(ctx(format!("cannot write {}", output.display())))?;
+        let mut sink = WavSink::new(std::io::BufWriter::new(f), format).map_err(&failed)?;
+        m.decode_audio_stream(c, &mut sink).map_err(&failed)?;
+        sink.finish().map_err(&failed)?;
+        std::fs::rename(&tmp, output).map_err(ctx(format!("cannot write {}", output.display())))
+    };
+    run().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// `ncodec encode` of a WAV file, read block by block.
 fn encode_audio(
-    bytes: &[u8],
+    src: &mut dyn ncodec::audio_io::AudioSource,
     name: &str,
     output: &PathBuf,
     model: Option<&str>,
@@ -491,15 +537,13 @@ fn encode_audio(
             source: "audio models have one quality level, 0".into(),
         });
     }
-    let audio = ncodec::audio_io::read_wav(bytes, ncodec::walloc_codec::MAX_AUDIO_FRAMES)
-        .map_err(ctx(format!("cannot read WAV {name}")))?;
     let m = load_audio_model(model, model_dir)?;
+    let (f, frames) = (src.format(), src.frames());
     let (ncx, stats) = m
-        .encode_audio(&audio)
+        .encode_audio_stream(src)
         .map_err(ctx(format!("cannot encode {name}")))?;
     write_output(output, &ncx)?;
-    let f = audio.format;
-    let seconds = audio.frames() as f64 / f64::from(f.sample_rate);
+    let seconds = frames as f64 / f64::from(f.sample_rate);
     eprintln!(
         "{name}: {} ch, {} Hz, {seconds:.2} s -> {} bytes, {:.2} kbit/s (model {}; estimate {:.2} kbit/s)",
         f.channels,
@@ -532,10 +576,8 @@ fn audio_latents(
         None => {
             let audio = ncodec::audio_io::read_wav(bytes, ncodec::walloc_codec::MAX_AUDIO_FRAMES)
                 .map_err(ctx(format!("cannot read WAV {name}")))?;
-            let rate = m.config().sample_rate.unwrap_or(audio.format.sample_rate);
-            let n = ncodec::audio_io::resampled_len(audio.frames(), audio.format.sample_rate, rate);
-            let l = m
-                .audio_latents(&audio)
+            let (l, n) = m
+                .audio_latents_len(&audio)
                 .map_err(ctx(format!("cannot encode {name}")))?;
             (l, audio.samples.len(), n)
         }
@@ -794,11 +836,34 @@ fn run(cli: Cli) -> Result<(), CliError> {
             quality,
         } => {
             let limits = Limits::default();
-            let bytes = read_input(&input, limits.max_file_bytes)?;
             let name = input.display().to_string();
-            if ncodec::audio_io::is_wav(&bytes) {
+            // A WAV file is read as a stream (bounded memory, any length); stdin and
+            // images are read whole.
+            if name != "-" && file_starts_as_wav(&input)? {
+                let f = std::fs::File::open(&input).map_err(ctx(format!("cannot open {name}")))?;
+                let mut src = ncodec::audio_io::WavSource::new(
+                    std::io::BufReader::new(f),
+                    ncodec::walloc_codec::MAX_STREAM_FRAMES,
+                )
+                .map_err(ctx(format!("cannot read WAV {name}")))?;
                 return encode_audio(
-                    &bytes,
+                    &mut src,
+                    &name,
+                    &output,
+                    model.as_deref(),
+                    model_dir.as_ref(),
+                    quality,
+                );
+            }
+            let bytes = read_input(&input, limits.max_file_bytes)?;
+            if ncodec::audio_io::is_wav(&bytes) {
+                let mut src = ncodec::audio_io::WavSource::new(
+                    std::io::Cursor::new(&bytes[..]),
+                    ncodec::walloc_codec::MAX_STREAM_FRAMES,
+                )
+                .map_err(ctx(format!("cannot read WAV {name}")))?;
+                return encode_audio(
+                    &mut src,
                     &name,
                     &output,
                     model.as_deref(),
@@ -837,12 +902,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let device = ncodec::device::default_device();
             if let MediaInfo::Audio { .. } = c.header.media {
                 let m = load_audio_model(Some(&c.header.model_id), model_dir.as_ref())?;
-                let audio = m
-                    .decode_audio(&c)
-                    .map_err(ctx(format!("cannot decode {name}")))?;
-                let wav = ncodec::audio_io::write_wav(&audio)
-                    .map_err(ctx(format!("cannot decode {name}")))?;
-                return write_output(&output, &wav);
+                return decode_audio(&m, &c, &name, &output);
             }
             let codec = match &model_dir {
                 Some(dir) => ncodec::registry::load_image_model_dir(dir, &device)

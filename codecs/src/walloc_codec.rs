@@ -26,8 +26,8 @@ use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
 
 mod audio;
 pub use audio::{
-    CHUNK_POSITIONS, Chunk, MAX_AUDIO_FRAMES, OVERLAP_POSITIONS, chunk_plan, chunk_weight,
-    decode_audio_file,
+    CHUNK_POSITIONS, Chunk, MAX_AUDIO_FRAMES, MAX_STREAM_FRAMES, OVERLAP_POSITIONS, chunk_plan,
+    chunk_weight, decode_audio_file,
 };
 
 use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};

@@ -1,7 +1,10 @@
 //! WAV reading and writing, and sample-rate conversion.
 
 use ncodec::Error;
-use ncodec::audio_io::{Audio, WavFormat, is_wav, read_wav, resample, resampled_len, write_wav};
+use ncodec::audio_io::{
+    Audio, AudioSink, AudioSource, StreamResampler, WavFormat, WavSink, WavSource, is_wav,
+    read_wav, resample, resampled_len, write_wav,
+};
 
 fn format(rate: u32, channels: u16, bits: u16, float: bool) -> WavFormat {
     WavFormat {
@@ -159,5 +162,77 @@ fn shared_wavs_read_when_present() {
         // 16-bit data written back is the same file's samples.
         let again = read_wav(&write_wav(&a).unwrap(), u64::MAX).unwrap();
         assert_eq!(again, a);
+    }
+}
+
+/// The stream resampler gives the same frames however the input is cut into blocks, and
+/// the same as converting the whole clip.
+#[test]
+fn stream_resampling_does_not_depend_on_block_sizes() {
+    for (from, to) in [(44100, 16000), (16000, 22050), (48000, 48000)] {
+        let a = clip(format(from, 2, 16, false), 30011);
+        let whole = resample(&a.samples, from, to).unwrap();
+        assert_eq!(whole[0].len(), resampled_len(30011, from, to));
+        for sizes in [&[1usize, 7, 1000][..], &[4096], &[30011], &[333, 5000, 2]] {
+            let mut r = StreamResampler::new(2, from, to, 30011).unwrap();
+            let mut got = vec![Vec::new(); 2];
+            let (mut pos, mut k) = (0, 0);
+            while pos < 30011 {
+                let end = (pos + sizes[k % sizes.len()]).min(30011);
+                let block: Vec<Vec<f32>> = a.samples.iter().map(|c| c[pos..end].to_vec()).collect();
+                for (g, o) in got.iter_mut().zip(r.push(&block).unwrap()) {
+                    g.extend(o);
+                }
+                pos = end;
+                k += 1;
+            }
+            for (g, o) in got.iter_mut().zip(r.finish().unwrap()) {
+                g.extend(o);
+            }
+            assert_eq!(r.remaining(), 0);
+            assert_eq!(got, whole, "{from} -> {to} Hz in blocks {sizes:?}");
+        }
+    }
+}
+
+/// A WAV read block by block and written block by block gives the same samples and the
+/// same bytes as reading and writing it whole; a file shorter than its header is an
+/// error, not a shorter clip.
+#[test]
+fn wav_streams_match_whole_files() {
+    for f in [
+        format(22050, 1, 16, false),
+        format(48000, 2, 24, false),
+        format(8000, 2, 32, true),
+    ] {
+        let a = clip(f, 5000);
+        let bytes = write_wav(&a).unwrap();
+        let whole = read_wav(&bytes, 1 << 20).unwrap();
+        let mut src = WavSource::new(std::io::Cursor::new(&bytes), 1 << 20).unwrap();
+        assert_eq!((src.format(), src.frames()), (f, 5000));
+        let mut back = Audio {
+            format: f,
+            samples: vec![Vec::new(); usize::from(f.channels)],
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut sink = WavSink::new(&mut out, f).unwrap();
+        loop {
+            let b = src.read(777).unwrap();
+            if b[0].is_empty() {
+                break;
+            }
+            back.write(&b).unwrap();
+            sink.write(&b).unwrap();
+        }
+        sink.finish().unwrap();
+        assert_eq!(back, whole);
+        assert_eq!(out.into_inner(), bytes);
+        // Cut inside the data: the stream reports it.
+        let cut = &bytes[..bytes.len() - 100];
+        let mut src = WavSource::new(std::io::Cursor::new(cut), 1 << 20).unwrap();
+        let err = (0..20)
+            .find_map(|_| src.read(1000).err())
+            .expect("cut file read to the end");
+        assert!(matches!(err, Error::Io(_) | Error::Truncated(_)), "{err}");
     }
 }

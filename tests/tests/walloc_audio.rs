@@ -3,7 +3,9 @@
 //! chunk joins and resampling, formats restored, determinism, typed errors.
 
 use ncodec::Error;
-use ncodec::audio_io::{Audio, WavFormat};
+use ncodec::audio_io::{
+    Audio, AudioSink, AudioSource, MemorySource, WavFormat, WavSink, WavSource, write_wav,
+};
 use ncodec::container::{Container, Limits, MediaInfo};
 use ncodec::walloc_codec::{CHUNK_POSITIONS, WallocModel, chunk_plan, chunk_weight};
 use ncodec_models::burn::module::Param;
@@ -209,4 +211,74 @@ fn bad_audio_inputs_give_typed_errors() {
     c.sections
         .retain(|s| &s.tag != b"CHNK" || s.data.is_empty());
     assert!(matches!(model.decode_audio(&c), Err(Error::Corrupt(_))));
+}
+
+/// Counts the blocks a sink receives.
+struct Counting(Audio, usize);
+
+impl AudioSink for Counting {
+    fn write(&mut self, block: &[Vec<f32>]) -> ncodec::Result<()> {
+        self.1 += 1;
+        self.0.write(block)
+    }
+}
+
+/// Encoding from a WAV stream gives the bytes of encoding the clip in memory; decoding
+/// into a sink delivers the clip chunk by chunk (not all at the end) and equals the
+/// in-memory decode, also through a WAV writer.
+#[test]
+fn streams_code_like_whole_clips() {
+    let model = identity_model(1, 2, 16000);
+    // 20000 frames at 22.05 kHz → 14512 at 16 kHz: 4 chunks per channel.
+    let a = tone(fmt(22050, 2, 16, false), 20000);
+    let wav = write_wav(&a).unwrap();
+    let a = ncodec::audio_io::read_wav(&wav, 1 << 20).unwrap();
+    let (bytes, _) = model.encode_audio(&a).unwrap();
+    let mut src = WavSource::new(std::io::Cursor::new(&wav), 1 << 20).unwrap();
+    assert_eq!(model.encode_audio_stream(&mut src).unwrap().0, bytes);
+
+    let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    let whole = model.decode_audio(&c).unwrap();
+    let (format, frames) = model.audio_file_format(&c).unwrap();
+    assert_eq!((format, frames), (a.format, 20000));
+    let mut sink = Counting(
+        Audio {
+            format,
+            samples: vec![Vec::new(); 2],
+        },
+        0,
+    );
+    model.decode_audio_stream(&c, &mut sink).unwrap();
+    assert_eq!(sink.0, whole);
+    assert!(sink.1 >= 4, "{} blocks", sink.1);
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = WavSink::new(&mut out, format).unwrap();
+    model.decode_audio_stream(&c, &mut w).unwrap();
+    w.finish().unwrap();
+    assert_eq!(out.into_inner(), write_wav(&whole).unwrap());
+}
+
+/// A source that delivers fewer frames than it announced.
+struct Short<'a>(MemorySource<'a>);
+
+impl AudioSource for Short<'_> {
+    fn format(&self) -> WavFormat {
+        self.0.format()
+    }
+    fn frames(&self) -> u64 {
+        self.0.frames() + 5000
+    }
+    fn read(&mut self, max: usize) -> ncodec::Result<Vec<Vec<f32>>> {
+        self.0.read(max)
+    }
+}
+
+#[test]
+fn a_stream_shorter_than_announced_is_an_error() {
+    let model = identity_model(1, 2, 16000);
+    let a = tone(fmt(16000, 1, 16, false), 9000);
+    let err = model
+        .encode_audio_stream(&mut Short(MemorySource::new(&a)))
+        .unwrap_err();
+    assert!(matches!(err, Error::Truncated(_)), "{err}");
 }

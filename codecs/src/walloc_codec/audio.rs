@@ -12,7 +12,9 @@
 use ncodec_models::burn::prelude::*;
 
 use super::{Latents, WallocModel, to_vec};
-use crate::audio_io::{Audio, WavFormat, resample, resampled_len};
+use crate::audio_io::{
+    Audio, AudioSink, AudioSource, MemorySource, StreamResampler, WavFormat, resampled_len,
+};
 use crate::container::{
     Container, FLAG_CHUNKED, FORMAT_VERSION, Header, Limits, MediaInfo, Section,
 };
@@ -23,8 +25,15 @@ use crate::image_codec::EncodeStats;
 pub const CHUNK_POSITIONS: usize = 1024;
 /// Latent positions shared by neighbouring chunks (the crossfade).
 pub const OVERLAP_POSITIONS: usize = 16;
-/// Most sample frames (at the clip's or the model's rate) held in memory at once.
+/// Most sample frames of a clip held in memory as a whole ([`crate::audio_io::read_wav`],
+/// [`WallocModel::encode_audio`], [`WallocModel::decode_audio`]).
 pub const MAX_AUDIO_FRAMES: u64 = 1 << 26;
+/// Most sample frames (at the clip's or the model's rate) of a clip coded as a stream
+/// ([`WallocModel::encode_audio_stream`], [`WallocModel::decode_audio_stream`]): the
+/// WAV format's own limit. Streams hold about two chunks of samples at a time.
+pub const MAX_STREAM_FRAMES: u64 = u32::MAX as u64;
+/// Frames pulled from a source per read.
+const SOURCE_BLOCK: usize = 1 << 15;
 
 /// One chunk: first sample and length (a multiple of `2^J`) at the model's rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,22 +105,56 @@ impl WallocModel {
         }
     }
 
-    /// Integer latents of each chunk and channel group (in that order) of samples
-    /// already at the model's rate.
-    fn chunk_latents(&self, x: &[Vec<f32>], groups: &[Vec<usize>]) -> Result<Vec<Latents>> {
+    /// Runs the encoder over a source chunk after chunk, handing the latents of each
+    /// chunk and channel group (in that order) to `each`. It holds about one chunk of
+    /// samples at a time. Returns the clip's length at the model's rate.
+    fn stream_latents(
+        &self,
+        src: &mut dyn AudioSource,
+        limit: u64,
+        mut each: impl FnMut(Latents) -> Result<()>,
+    ) -> Result<usize> {
+        let rate = self.require_audio()?;
+        let f = src.format();
+        let channels = usize::from(f.channels);
+        let groups = self.groups(channels)?;
+        check_frames(src.frames(), limit)?;
+        let frames = src.frames() as usize;
+        let n = resampled_len(frames, f.sample_rate, rate);
+        check_frames(n as u64, limit)?;
         let m = self.config.multiple();
-        let n = x.first().map_or(0, Vec::len);
-        let mut out = Vec::new();
-        for ch in chunk_plan(n, m) {
-            for g in groups {
+        let plan = chunk_plan(n, m);
+        let mut rs = StreamResampler::new(channels, f.sample_rate, rate, frames)?;
+        // Samples at the model's rate from `buf_start` on.
+        let mut buf: Vec<Vec<f32>> = vec![Vec::new(); channels];
+        let mut buf_start = 0;
+        let mut ended = false;
+        for (k, ch) in plan.iter().enumerate() {
+            let end = (ch.start + ch.len).min(n);
+            while buf_start + buf[0].len() < end {
+                if ended {
+                    return Err(Error::Truncated(
+                        "audio ends before the length its header gives".into(),
+                    ));
+                }
+                let block = src.read(SOURCE_BLOCK)?;
+                let out = if block[0].is_empty() {
+                    ended = true;
+                    rs.finish()?
+                } else {
+                    rs.push(&block)?
+                };
+                for (b, o) in buf.iter_mut().zip(out) {
+                    b.extend_from_slice(&o);
+                }
+            }
+            for g in &groups {
                 let mut v = Vec::with_capacity(g.len() * ch.len);
                 for &c in g {
-                    let s = &x[c];
-                    // Past the end: the last sample, held.
+                    let s = &buf[c][ch.start - buf_start..];
+                    // Past the end (only the last chunk reaches it): the last sample, held.
                     let last = s.last().copied().unwrap_or(0.0);
-                    v.extend(
-                        (ch.start..ch.start + ch.len).map(|i| s.get(i).copied().unwrap_or(last)),
-                    );
+                    v.extend((0..ch.len).map(|i| s.get(i).copied().unwrap_or(last)));
                 }
                 let t = Tensor::<4>::from_data(
                     TensorData::new(v, [1, g.len(), 1, ch.len]),
@@ -119,16 +162,22 @@ impl WallocModel {
                 );
                 let y = self.model.encode_latents(t);
                 let [_, c, h, w] = y.dims();
-                out.push(Latents {
+                each(Latents {
                     channels: c,
                     height: h,
                     width: w,
                     values: to_vec(y).into_iter().map(|v| v as i32).collect(),
                     step: 1.0,
-                });
+                })?;
+            }
+            if let Some(next) = plan.get(k + 1) {
+                for b in &mut buf {
+                    b.drain(..next.start - buf_start);
+                }
+                buf_start = next.start;
             }
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// The latents of a clip, one per chunk and channel group, without entropy coding.
@@ -137,35 +186,58 @@ impl WallocModel {
     /// [`Error::Unsupported`] for an image model or unsupported channel counts,
     /// [`Error::LimitExceeded`] for clips longer than [`MAX_AUDIO_FRAMES`].
     pub fn audio_latents(&self, audio: &Audio) -> Result<Vec<Latents>> {
-        let rate = self.require_audio()?;
-        let groups = self.groups(audio.samples.len())?;
-        check_frames(resampled_len(audio.frames(), audio.format.sample_rate, rate) as u64)?;
-        let x = resample(&audio.samples, audio.format.sample_rate, rate)?;
-        self.chunk_latents(&x, &groups)
+        Ok(self.audio_latents_len(audio)?.0)
     }
 
-    /// Encodes a clip (any rate, mono or stereo).
+    /// [`WallocModel::audio_latents`] and the clip's length at the model's rate (what
+    /// [`WallocModel::stitch_audio_latents`] needs).
+    ///
+    /// # Errors
+    /// As [`WallocModel::audio_latents`].
+    pub fn audio_latents_len(&self, audio: &Audio) -> Result<(Vec<Latents>, usize)> {
+        let mut out = Vec::new();
+        let n = self.stream_latents(&mut MemorySource::new(audio), MAX_AUDIO_FRAMES, |l| {
+            out.push(l);
+            Ok(())
+        })?;
+        Ok((out, n))
+    }
+
+    /// Encodes a clip held in memory (any rate, mono or stereo).
     ///
     /// # Errors
     /// As [`WallocModel::audio_latents`]; [`Error::InvalidArgument`] for an empty clip.
     pub fn encode_audio(&self, audio: &Audio) -> Result<(Vec<u8>, EncodeStats)> {
-        if audio.frames() == 0 {
+        check_frames(audio.frames() as u64, MAX_AUDIO_FRAMES)?;
+        self.encode_audio_stream(&mut MemorySource::new(audio))
+    }
+
+    /// Encodes a clip read block by block from `src` (any rate, mono or stereo, up to
+    /// [`MAX_STREAM_FRAMES`] frames), holding about one chunk of samples at a time; the
+    /// file itself is built in memory.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for an image model or unsupported channel counts,
+    /// [`Error::InvalidArgument`] for an empty clip, [`Error::LimitExceeded`] for longer
+    /// clips, [`Error::Truncated`] if the source ends early, and the source's errors.
+    pub fn encode_audio_stream(&self, src: &mut dyn AudioSource) -> Result<(Vec<u8>, EncodeStats)> {
+        if src.frames() == 0 {
             return Err(Error::InvalidArgument("empty audio clip".into()));
         }
-        check_frames(audio.frames() as u64)?;
         let rate = self.require_audio()?;
-        let f = audio.format;
-        let latents = self.audio_latents(audio)?;
-        let mut sections = Vec::with_capacity(latents.len());
+        let f = src.format();
+        let frames = src.frames();
+        let mut sections = Vec::new();
         let mut estimated_bits = 0.0;
-        for l in &latents {
-            let (data, est) = self.code_latents(l)?;
+        self.stream_latents(src, MAX_STREAM_FRAMES, |l| {
+            let (data, est) = self.code_latents(&l)?;
             estimated_bits += est;
             sections.push(Section {
                 tag: *b"CHNK",
                 data,
             });
-        }
+            Ok(())
+        })?;
         let header = Header {
             version: FORMAT_VERSION,
             flags: FLAG_CHUNKED,
@@ -175,7 +247,7 @@ impl WallocModel {
             media: MediaInfo::Audio {
                 sample_rate: f.sample_rate,
                 channels: f.channels as u8,
-                frames: audio.frames() as u64,
+                frames,
                 bits_per_sample: f.bits_per_sample as u8,
                 float: f.float,
                 model_rate: rate,
@@ -189,15 +261,9 @@ impl WallocModel {
         Ok((bytes, stats))
     }
 
-    /// The latents stored in an audio file (per chunk and channel group), its format and
-    /// its length at the model's rate.
-    ///
-    /// # Errors
-    /// Model mismatch, inconsistent headers, corrupt payloads, limits.
-    pub fn latents_of_audio_container(
-        &self,
-        c: &Container,
-    ) -> Result<(Vec<Latents>, WavFormat, usize, usize)> {
+    /// Checks an audio file's header against the model and its chunk sections against
+    /// the chunk plan.
+    fn audio_layout<'c>(&self, c: &'c Container, limit: u64) -> Result<AudioLayout<'c>> {
         let rate = self.require_audio()?;
         self.check_header(&c.header)?;
         let MediaInfo::Audio {
@@ -229,9 +295,9 @@ impl WallocModel {
                 "audio header has an invalid sample format".into(),
             ));
         }
-        check_frames(frames)?;
+        check_frames(frames, limit)?;
         let n = resampled_len(frames as usize, sample_rate, rate);
-        check_frames(n as u64)?;
+        check_frames(n as u64, limit)?;
         let groups = self.groups(usize::from(channels))?;
         let plan = chunk_plan(n, self.config.multiple());
         let chunks: Vec<&Section> = c.sections.iter().filter(|s| &s.tag == b"CHNK").collect();
@@ -242,59 +308,117 @@ impl WallocModel {
                 plan.len() * groups.len()
             )));
         }
+        Ok(AudioLayout {
+            format,
+            frames,
+            n,
+            plan,
+            groups,
+            chunks,
+        })
+    }
+
+    /// The latents stored in an audio file (per chunk and channel group), its format and
+    /// its length at the model's rate.
+    ///
+    /// # Errors
+    /// Model mismatch, inconsistent headers, corrupt payloads, limits.
+    pub fn latents_of_audio_container(
+        &self,
+        c: &Container,
+    ) -> Result<(Vec<Latents>, WavFormat, usize, usize)> {
+        let lay = self.audio_layout(c, MAX_AUDIO_FRAMES)?;
         let m = self.config.multiple();
-        let mut latents = Vec::with_capacity(chunks.len());
-        for (i, s) in chunks.iter().enumerate() {
-            let ch = plan[i / groups.len()];
+        let mut latents = Vec::with_capacity(lay.chunks.len());
+        for (i, s) in lay.chunks.iter().enumerate() {
+            let ch = lay.plan[i / lay.groups.len()];
             latents.push(self.decode_latent_section(&s.data, 1, ch.len / m)?);
         }
-        Ok((latents, format, frames as usize, n))
+        Ok((latents, lay.format, lay.frames as usize, lay.n))
     }
 
     /// Decodes an audio file written by [`WallocModel::encode_audio`] to its original
-    /// rate, channel count and sample format.
+    /// rate, channel count and sample format, in memory.
     ///
     /// # Errors
-    /// As [`WallocModel::latents_of_audio_container`].
+    /// As [`WallocModel::decode_audio_stream`], and [`Error::LimitExceeded`] for clips
+    /// longer than [`MAX_AUDIO_FRAMES`].
     pub fn decode_audio(&self, c: &Container) -> Result<Audio> {
-        let (latents, format, frames, n) = self.latents_of_audio_container(c)?;
+        let lay = self.audio_layout(c, MAX_AUDIO_FRAMES)?;
+        let mut out = Audio {
+            format: lay.format,
+            samples: vec![Vec::new(); usize::from(lay.format.channels)],
+        };
+        self.decode_audio_stream(c, &mut out)?;
+        Ok(out)
+    }
+
+    /// The original format and frame count of an audio file, after the checks
+    /// [`WallocModel::decode_audio_stream`] makes: what a sink for it needs.
+    ///
+    /// # Errors
+    /// As [`WallocModel::decode_audio_stream`].
+    pub fn audio_file_format(&self, c: &Container) -> Result<(WavFormat, u64)> {
+        let lay = self.audio_layout(c, MAX_STREAM_FRAMES)?;
+        Ok((lay.format, lay.frames))
+    }
+
+    /// Decodes an audio file chunk after chunk into `sink`, in the file's original rate
+    /// and channel count ([`WallocModel::audio_file_format`]), holding about two chunks
+    /// of samples at a time (the file's bytes are in memory). The sink receives exactly
+    /// the header's frame count.
+    ///
+    /// # Errors
+    /// Model mismatch, inconsistent headers, corrupt payloads, limits
+    /// ([`MAX_STREAM_FRAMES`]), and the sink's errors.
+    pub fn decode_audio_stream(&self, c: &Container, sink: &mut dyn AudioSink) -> Result<()> {
+        let lay = self.audio_layout(c, MAX_STREAM_FRAMES)?;
         let rate = self.require_audio()?;
-        let groups = self.groups(usize::from(format.channels))?;
         let m = self.config.multiple();
-        let plan = chunk_plan(n, m);
-        let channels = usize::from(format.channels);
-        let mut out = vec![vec![0f32; n]; channels];
+        let (plan, groups, n) = (&lay.plan, &lay.groups, lay.n);
+        let channels = usize::from(lay.format.channels);
+        let mut rs = StreamResampler::new(channels, rate, lay.format.sample_rate, n)?;
+        let mut put = Emitter::new(lay.frames, channels);
+        // Samples at the model's rate from `out_start` on, summed over chunks.
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); channels];
+        let mut out_start = 0;
         for (k, ch) in plan.iter().enumerate() {
+            let end = (ch.start + ch.len).min(n);
+            for o in &mut out {
+                o.resize(end - out_start, 0.0);
+            }
             for (gi, g) in groups.iter().enumerate() {
-                let l = &latents[k * groups.len() + gi];
-                let x = to_vec(self.model.decode_latents(self.rounded_tensor(l)));
+                let section = lay.chunks[k * groups.len() + gi];
+                let l = self.decode_latent_section(&section.data, 1, ch.len / m)?;
+                let x = to_vec(self.model.decode_latents(self.rounded_tensor(&l)));
                 for (j, &c) in g.iter().enumerate() {
                     let src = &x[j * ch.len..(j + 1) * ch.len];
-                    for (i, &s) in src.iter().enumerate() {
-                        let t = ch.start + i;
-                        if t >= n {
-                            break;
-                        }
-                        let w = chunk_weight(&plan, k, i, m);
-                        out[c][t] += w * s;
+                    let dst = &mut out[c][ch.start - out_start..];
+                    for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+                        *d += chunk_weight(plan, k, i, m) * s;
                     }
                 }
             }
-        }
-        // The chunk weights sum to 1 at every sample; a stereo model fed one channel twice
-        // added it twice: average.
-        for (c, o) in out.iter_mut().enumerate() {
-            let times = groups.iter().flatten().filter(|&&g| g == c).count();
-            if times > 1 {
-                let inv = 1.0 / times as f32;
-                o.iter_mut().for_each(|s| *s *= inv);
+            // Samples before the next chunk's start are complete.
+            let done = plan.get(k + 1).map_or(n, |next| next.start);
+            let mut block: Vec<Vec<f32>> = out
+                .iter_mut()
+                .map(|o| o.drain(..done - out_start).collect())
+                .collect();
+            out_start = done;
+            // The chunk weights sum to 1 at every sample; a stereo model fed one channel
+            // twice added it twice: average.
+            for (c, o) in block.iter_mut().enumerate() {
+                let times = groups.iter().flatten().filter(|&&g| g == c).count();
+                if times > 1 {
+                    let inv = 1.0 / times as f32;
+                    o.iter_mut().for_each(|s| *s *= inv);
+                }
             }
+            put.emit(rs.push(&block)?, sink)?;
         }
-        let mut samples = resample(&out, rate, format.sample_rate)?;
-        for s in &mut samples {
-            s.resize(frames, s.last().copied().unwrap_or(0.0));
-        }
-        Ok(Audio { format, samples })
+        put.emit(rs.finish()?, sink)?;
+        put.pad(sink)
     }
 
     /// The latents of a clip stitched into one sequence per channel group,
@@ -332,15 +456,65 @@ impl WallocModel {
     }
 }
 
-fn check_frames(frames: u64) -> Result<()> {
-    if frames > MAX_AUDIO_FRAMES {
+fn check_frames(frames: u64, limit: u64) -> Result<()> {
+    if frames > limit {
         return Err(Error::LimitExceeded {
             what: "audio sample frames",
             value: frames,
-            limit: MAX_AUDIO_FRAMES,
+            limit,
         });
     }
     Ok(())
+}
+
+/// An audio file's checked layout.
+struct AudioLayout<'c> {
+    format: WavFormat,
+    frames: u64,
+    /// Frames at the model's rate.
+    n: usize,
+    plan: Vec<Chunk>,
+    groups: Vec<Vec<usize>>,
+    chunks: Vec<&'c Section>,
+}
+
+/// Hands decoded frames to a sink, cut or padded (holding the last frame) to exactly the
+/// header's frame count.
+struct Emitter {
+    left: u64,
+    last: Vec<f32>,
+}
+
+impl Emitter {
+    fn new(frames: u64, channels: usize) -> Self {
+        Self {
+            left: frames,
+            last: vec![0.0; channels],
+        }
+    }
+
+    fn emit(&mut self, mut block: Vec<Vec<f32>>, sink: &mut dyn AudioSink) -> Result<()> {
+        let n = block.first().map_or(0, Vec::len);
+        let take = (n as u64).min(self.left) as usize;
+        if take == 0 {
+            return Ok(());
+        }
+        for (b, l) in block.iter_mut().zip(&mut self.last) {
+            b.truncate(take);
+            *l = b[take - 1];
+        }
+        self.left -= take as u64;
+        sink.write(&block)
+    }
+
+    fn pad(&mut self, sink: &mut dyn AudioSink) -> Result<()> {
+        while self.left > 0 {
+            let k = self.left.min(SOURCE_BLOCK as u64) as usize;
+            let block: Vec<Vec<f32>> = self.last.iter().map(|&l| vec![l; k]).collect();
+            self.emit(block, sink)?;
+        }
+        Ok(())
+    }
 }
 
 /// Reads an audio file's container and decodes it (see [`WallocModel::decode_audio`]).
