@@ -150,7 +150,8 @@ struct EvalImageArgs {
 
 #[derive(Debug, Subcommand)]
 enum TrainCommand {
-    /// Train a hyperprior image model on a folder of PNG/JPEG photos.
+    /// Train a hyperprior (or, with --factorized, a factorized-prior) image model on a
+    /// folder of PNG/JPEG photos.
     Image(TrainImageArgs),
     /// Train a WaLLoC image model (wavelet packet + linear encoder) on PNG/JPEG photos.
     WallocImage(TrainWallocImageArgs),
@@ -279,8 +280,11 @@ struct TrainImageArgs {
     #[arg(long, default_value_t = 96)]
     m: usize,
     /// Train the scale-only hyperprior instead of the mean-scale one.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "factorized")]
     scale_only: bool,
+    /// Train the factorized-prior model (bmshj2018-factorized: no hyper-latents).
+    #[arg(long)]
+    factorized: bool,
     /// λ of each quality level, ascending, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483])]
     lambdas: Vec<f64>,
@@ -987,6 +991,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 n: a.n,
                 m: a.m,
                 mean_scale: !a.scale_only,
+                factorized: a.factorized,
                 lambdas: a.lambdas,
                 patch: a.patch,
                 batch: a.batch,

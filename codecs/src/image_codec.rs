@@ -1,9 +1,13 @@
-//! The learned image codec: a hyperprior model plus its frozen integer priors.
+//! The learned image codec: a hyperprior or factorized-prior model plus its frozen
+//! integer priors.
 //!
-//! Sections of an image file (see `docs/FORMAT.md` for the container):
+//! Sections of a hyperprior image file (see `docs/FORMAT.md` for the container):
 //! - `ZHAT`: the hyper-latents `round(z − median)`, one table per channel.
 //! - `YHAT`: the latents `round(y − μ)` (μ = 0 for the scale model), table chosen by
 //!   the scale that `h_s` predicts from `ẑ`.
+//!
+//! A factorized-prior file holds only `YHAT`: `round(y − median)`, one table per channel
+//! (the model's frozen densities).
 //!
 //! `h_s` runs in the fixed-order CPU kernel on both sides, so scale indices and means
 //! are bit-identical whatever device ran `g_a` and `g_s`.
@@ -16,6 +20,7 @@ use ncodec_models::burn::store::ModuleRecord;
 use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::cpu::{CpuNet, FeatureMap};
 use ncodec_models::export::FrozenPriors;
+use ncodec_models::factorized::{Factorized, FactorizedConfig};
 use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, to_f32_vec as to_vec};
 use sha2::{Digest, Sha256};
 
@@ -32,12 +37,28 @@ const Y_STREAMS: usize = 4;
 #[derive(Debug)]
 pub struct ImageModel {
     id: String,
-    config: HyperpriorConfig,
-    model: Hyperprior,
+    net: Net,
     priors: FrozenPriors,
-    h_s: CpuNet,
     digest: [u8; 32],
     device: Device,
+}
+
+/// The transform of an [`ImageModel`].
+#[derive(Debug)]
+enum Net {
+    /// Hyperprior, with `h_s` copied into the fixed-order CPU kernel.
+    Hyperprior(Box<(HyperpriorConfig, Hyperprior, CpuNet)>),
+    /// Factorized prior: `priors.z_tables` and `z_medians` are `y`'s.
+    Factorized(Box<(FactorizedConfig, Factorized)>),
+}
+
+/// The image model configurations [`ImageModel::export`] takes.
+#[derive(Debug, Clone, Copy)]
+pub enum ImageNetRef<'a> {
+    /// A hyperprior model.
+    Hyperprior(&'a HyperpriorConfig, &'a Hyperprior),
+    /// A factorized-prior model.
+    Factorized(&'a FactorizedConfig, &'a Factorized),
 }
 
 /// What [`ImageModel::encode`] returns besides the bytes.
@@ -74,26 +95,42 @@ impl ImageModel {
         let bad = |what: &str, e: &dyn std::fmt::Display| {
             Error::InvalidArgument(format!("model {id}: {what}: {e}"))
         };
-        let cfg: HyperpriorConfig =
-            serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .map_err(|e| bad("weights", &e))?;
-        let model = cfg
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| bad("weights", &e))?;
         let priors = FrozenPriors::from_bytes(tables).map_err(|e| bad("tables", &e))?;
-        if priors.z_tables.len() != model.hyper_channels() {
+        let factorized = serde_json::from_slice::<serde_json::Value>(config)
+            .map_err(|e| bad("config", &e))?
+            .get("factorized")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        let (net, density_channels) = if factorized {
+            let cfg: FactorizedConfig =
+                serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
+            let model = cfg
+                .init(device)
+                .try_load_record(record)
+                .map_err(|e| bad("weights", &e))?;
+            let c = model.latent_channels();
+            (Net::Factorized(Box::new((cfg, model))), c)
+        } else {
+            let cfg: HyperpriorConfig =
+                serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
+            let model = cfg
+                .init(device)
+                .try_load_record(record)
+                .map_err(|e| bad("weights", &e))?;
+            let c = model.hyper_channels();
+            let h_s = model.h_s_cpu();
+            (Net::Hyperprior(Box::new((cfg, model, h_s))), c)
+        };
+        if priors.z_tables.len() != density_channels {
             return Err(bad("tables", &"channel count differs from the weights"));
         }
-        let h_s = model.h_s_cpu();
         Ok(Self {
             id: id.to_string(),
             digest: model_digest(config, weights, tables),
-            config: cfg,
-            model,
+            net,
             priors,
-            h_s,
             device: device.clone(),
         })
     }
@@ -103,19 +140,27 @@ impl ImageModel {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the priors cannot be frozen or weights not written.
-    pub fn export(
-        config: &HyperpriorConfig,
-        model: &Hyperprior,
-    ) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-        let priors = FrozenPriors::from_bottleneck(&model.entropy_bottleneck)
-            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
-        let weights = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
-        let cfg = serde_json::to_vec_pretty(config).expect("serialisable");
-        Ok((cfg, weights.to_vec(), priors.to_bytes()))
+    pub fn export(net: ImageNetRef<'_>) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let fail = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("export: {e}"));
+        let (cfg, eb, record) = match net {
+            ImageNetRef::Hyperprior(c, m) => (
+                serde_json::to_vec_pretty(c),
+                &m.entropy_bottleneck,
+                m.clone().into_record().into_bytes(),
+            ),
+            ImageNetRef::Factorized(c, m) => (
+                serde_json::to_vec_pretty(c),
+                &m.entropy_bottleneck,
+                m.clone().into_record().into_bytes(),
+            ),
+        };
+        let priors = FrozenPriors::from_bottleneck(eb).map_err(|e| fail(&e))?;
+        let weights = record.map_err(|e| fail(&e))?;
+        Ok((
+            cfg.expect("serialisable"),
+            weights.to_vec(),
+            priors.to_bytes(),
+        ))
     }
 
     /// The model id written into files.
@@ -125,7 +170,10 @@ impl ImageModel {
 
     /// Number of quality levels (`0..levels`).
     pub fn levels(&self) -> usize {
-        self.model.levels()
+        match &self.net {
+            Net::Hyperprior(b) => b.1.levels(),
+            Net::Factorized(b) => b.1.levels(),
+        }
     }
 
     /// SHA-256 of config, weights and tables.
@@ -133,9 +181,17 @@ impl ImageModel {
         self.digest
     }
 
-    /// The model's configuration.
-    pub fn config(&self) -> &HyperpriorConfig {
-        &self.config
+    /// The configuration of a hyperprior model (`None` for a factorized prior).
+    pub fn config(&self) -> Option<&HyperpriorConfig> {
+        match &self.net {
+            Net::Hyperprior(b) => Some(&b.0),
+            Net::Factorized(_) => None,
+        }
+    }
+
+    /// True for a factorized-prior model (no hyper-latents).
+    pub fn is_factorized(&self) -> bool {
+        matches!(self.net, Net::Factorized(_))
     }
 
     /// Encodes an 8-bit RGB image at `quality` (a level index).
@@ -177,44 +233,21 @@ impl ImageModel {
             TensorData::new(pad_replicate(img, pw, ph), [1, 3, ph, pw]),
             &self.device,
         );
-        let y = self.model.g_a(x, level);
-        let z = self.model.h_a(y.clone());
-        let [_, m, yh, yw] = y.dims();
-        let [_, n, zh, zw] = z.dims();
-        let y = to_vec(y);
-        let z = to_vec(z);
-
-        // Hyper-latents: symbols relative to the medians, one table per channel.
-        let zc = zh * zw;
-        let meds = &self.priors.z_medians;
-        let z_sym: Vec<i32> = z
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (v - meds[i / zc]).round() as i32)
-            .collect();
-        let z_idx: Vec<u16> = (0..z.len()).map(|i| (i / zc) as u16).collect();
-        let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
-
-        let y_idx: Vec<u16> = scales
-            .iter()
-            .map(|&s| scale_index(&self.priors.scale_table, s))
-            .collect();
-        let y_sym: Vec<i32> = y
-            .iter()
-            .zip(&means)
-            .map(|(&v, &mu)| (v - mu).round() as i32)
-            .collect();
-        debug_assert_eq!(y_sym.len(), m * yh * yw);
-
-        let est = self.priors.z_tables.estimate_bits(&z_sym, &z_idx)?
-            + self.priors.y_tables.estimate_bits(&y_sym, &y_idx)?;
-        let zs = ent_encode(&self.priors.z_tables, &z_sym, &z_idx, 1)?;
-        let ys = ent_encode(
-            &self.priors.y_tables,
-            &y_sym,
-            &y_idx,
-            Y_STREAMS.min(y_sym.len()),
-        )?;
+        let (sections, est) = match &self.net {
+            Net::Hyperprior(b) => self.encode_hyperprior(&b.1, x, level)?,
+            Net::Factorized(b) => {
+                let y = b.1.g_a(x, level);
+                let [_, m, yh, yw] = y.dims();
+                let (sym, idx) = self.per_channel_symbols(&to_vec(y), m, yh * yw);
+                let est = self.priors.z_tables.estimate_bits(&sym, &idx)?;
+                let ys = ent_encode(&self.priors.z_tables, &sym, &idx, Y_STREAMS.min(sym.len()))?;
+                let section = Section {
+                    tag: *b"YHAT",
+                    data: ys,
+                };
+                (vec![section], est)
+            }
+        };
         let header = Header {
             version: FORMAT_VERSION,
             flags: 0,
@@ -228,25 +261,77 @@ impl ImageModel {
                 bit_depth: 8,
             },
         };
-        let bytes = Container {
-            header,
-            sections: vec![
-                Section {
-                    tag: *b"ZHAT",
-                    data: zs,
-                },
-                Section {
-                    tag: *b"YHAT",
-                    data: ys,
-                },
-            ],
-        }
-        .to_bytes()?;
+        let bytes = Container { header, sections }.to_bytes()?;
         let stats = EncodeStats {
             estimated_bits: est,
             bytes: bytes.len(),
         };
         Ok((bytes, stats))
+    }
+
+    /// Symbols `round(v − median_c)` of `values` (`channels` planes of `per` values) and
+    /// their per-channel table indexes.
+    fn per_channel_symbols(
+        &self,
+        values: &[f32],
+        channels: usize,
+        per: usize,
+    ) -> (Vec<i32>, Vec<u16>) {
+        let meds = &self.priors.z_medians;
+        let sym = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v - meds[i / per]).round() as i32)
+            .collect();
+        let idx = (0..channels * per).map(|i| (i / per) as u16).collect();
+        (sym, idx)
+    }
+
+    /// `ZHAT` and `YHAT` of a hyperprior model, and the estimated bits.
+    fn encode_hyperprior(
+        &self,
+        model: &Hyperprior,
+        x: Tensor<4>,
+        level: usize,
+    ) -> Result<(Vec<Section>, f64)> {
+        let y = model.g_a(x, level);
+        let z = model.h_a(y.clone());
+        let [_, m, yh, yw] = y.dims();
+        let [_, n, zh, zw] = z.dims();
+        let y = to_vec(y);
+        // Hyper-latents: symbols relative to the medians, one table per channel.
+        let (z_sym, z_idx) = self.per_channel_symbols(&to_vec(z), n, zh * zw);
+        let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
+        let y_idx: Vec<u16> = scales
+            .iter()
+            .map(|&s| scale_index(&self.priors.scale_table, s))
+            .collect();
+        let y_sym: Vec<i32> = y
+            .iter()
+            .zip(&means)
+            .map(|(&v, &mu)| (v - mu).round() as i32)
+            .collect();
+        debug_assert_eq!(y_sym.len(), m * yh * yw);
+        let est = self.priors.z_tables.estimate_bits(&z_sym, &z_idx)?
+            + self.priors.y_tables.estimate_bits(&y_sym, &y_idx)?;
+        let zs = ent_encode(&self.priors.z_tables, &z_sym, &z_idx, 1)?;
+        let ys = ent_encode(
+            &self.priors.y_tables,
+            &y_sym,
+            &y_idx,
+            Y_STREAMS.min(y_sym.len()),
+        )?;
+        let sections = vec![
+            Section {
+                tag: *b"ZHAT",
+                data: zs,
+            },
+            Section {
+                tag: *b"YHAT",
+                data: ys,
+            },
+        ];
+        Ok((sections, est))
     }
 
     /// `ẑ = symbol + median`, then `h_s` on the CPU; returns per-element scales and means
@@ -266,14 +351,17 @@ impl ImageModel {
             .enumerate()
             .map(|(i, &s)| s as f32 + meds[i / zc])
             .collect();
-        let out = self.h_s.forward(FeatureMap {
+        let Net::Hyperprior(b) = &self.net else {
+            unreachable!("hyper_synthesis is only called for hyperprior models")
+        };
+        let out = b.2.forward(FeatureMap {
             data: z_hat,
             c: n,
             h: zh,
             w: zw,
         });
         let per = out.h * out.w;
-        if self.model.mean_scale {
+        if b.1.mean_scale {
             let (s, mu) = out.data.split_at(m * per);
             (s.to_vec(), mu.to_vec())
         } else {
@@ -331,24 +419,47 @@ impl ImageModel {
             w.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
             hgt.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
         );
-        let (m, n) = (self.model.latent_channels(), self.model.hyper_channels());
-        let (zh, zw, yh, yw) = (ph / 64, pw / 64, ph / 16, pw / 16);
-        let zc = zh * zw;
-        let z_idx: Vec<u16> = (0..n * zc).map(|i| (i / zc) as u16).collect();
-        let z_sym = ent_decode(&self.priors.z_tables, c.section(b"ZHAT")?, &z_idx)?;
-        let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
-        let y_idx: Vec<u16> = scales
-            .iter()
-            .map(|&s| scale_index(&self.priors.scale_table, s))
-            .collect();
-        let y_sym = ent_decode(&self.priors.y_tables, c.section(b"YHAT")?, &y_idx)?;
-        let y_hat: Vec<f32> = y_sym
-            .iter()
-            .zip(&means)
-            .map(|(&s, &mu)| s as f32 + mu)
-            .collect();
-        let y_hat = Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &self.device);
-        let x_hat = to_vec(self.model.g_s(y_hat, level));
+        let (yh, yw) = (ph / 16, pw / 16);
+        let x_hat = match &self.net {
+            Net::Hyperprior(b) => {
+                let model = &b.1;
+                let (m, n) = (model.latent_channels(), model.hyper_channels());
+                let (zh, zw) = (ph / 64, pw / 64);
+                let zc = zh * zw;
+                let z_idx: Vec<u16> = (0..n * zc).map(|i| (i / zc) as u16).collect();
+                let z_sym = ent_decode(&self.priors.z_tables, c.section(b"ZHAT")?, &z_idx)?;
+                let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
+                let y_idx: Vec<u16> = scales
+                    .iter()
+                    .map(|&s| scale_index(&self.priors.scale_table, s))
+                    .collect();
+                let y_sym = ent_decode(&self.priors.y_tables, c.section(b"YHAT")?, &y_idx)?;
+                let y_hat: Vec<f32> = y_sym
+                    .iter()
+                    .zip(&means)
+                    .map(|(&s, &mu)| s as f32 + mu)
+                    .collect();
+                let y_hat =
+                    Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &self.device);
+                to_vec(model.g_s(y_hat, level))
+            }
+            Net::Factorized(b) => {
+                let model = &b.1;
+                let m = model.latent_channels();
+                let per = yh * yw;
+                let idx: Vec<u16> = (0..m * per).map(|i| (i / per) as u16).collect();
+                let sym = ent_decode(&self.priors.z_tables, c.section(b"YHAT")?, &idx)?;
+                let meds = &self.priors.z_medians;
+                let y_hat: Vec<f32> = sym
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| s as f32 + meds[i / per])
+                    .collect();
+                let y_hat =
+                    Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &self.device);
+                to_vec(model.g_s(y_hat, level))
+            }
+        };
         Ok(crop_to_rgb8(&x_hat, pw, ph, w, hgt))
     }
 }

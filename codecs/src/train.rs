@@ -1,4 +1,4 @@
-//! Training of the hyperprior image models (`ncodec train image`).
+//! Training of the hyperprior and factorized-prior image models (`ncodec train image`).
 //!
 //! Rate–distortion loss `λ·255²·MSE + bpp` (plus the bottleneck's auxiliary loss), Adam
 //! with gradient-norm clipping, random crops and flips from a folder, validation on a
@@ -15,9 +15,11 @@ use ncodec_models::burn::optim::grad_clipping::GradientClippingConfig;
 use ncodec_models::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::store::ModuleRecord;
-use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdOutput};
+use ncodec_models::factorized::{Factorized, FactorizedConfig};
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet, RdOutput};
 
 use crate::error::{Error, Result};
+use crate::image_codec::ImageNetRef;
 
 /// Everything a training run needs; saved as `train.json` in the output folder.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -34,6 +36,9 @@ pub struct TrainOptions {
     pub m: usize,
     /// Mean-scale (true) or scale-only hyperprior.
     pub mean_scale: bool,
+    /// A factorized-prior model instead of a hyperprior (`mean_scale` is then unused).
+    #[serde(default)]
+    pub factorized: bool,
     /// λ per quality level, ascending.
     pub lambdas: Vec<f64>,
     /// Square patch size (multiple of 64).
@@ -100,10 +105,28 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     if opts.lambdas.is_empty() {
         return Err(Error::InvalidArgument("need at least one λ".into()));
     }
-    let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
-        .with_mean_scale(opts.mean_scale);
-    start_run_dir(&opts.out, &cfg, opts)?;
+    if opts.factorized {
+        let cfg = FactorizedConfig::new(opts.n, opts.m, opts.lambdas.clone());
+        start_run_dir(&opts.out, &cfg, opts)?;
+        let export = |m: &Factorized, dir: &Path| export(ImageNetRef::Factorized(&cfg, m), dir);
+        run(opts, device, |ad| cfg.init(ad), export)
+    } else {
+        let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
+            .with_mean_scale(opts.mean_scale);
+        start_run_dir(&opts.out, &cfg, opts)?;
+        let export = |m: &Hyperprior, dir: &Path| export(ImageNetRef::Hyperprior(&cfg, m), dir);
+        run(opts, device, |ad| cfg.init(ad), export)
+    }
+}
 
+/// The training loop for any image model: `init` builds it on the autodiff device,
+/// `export` writes its shipped files.
+fn run<N: RdImageNet>(
+    opts: &TrainOptions,
+    device: &Device,
+    init: impl Fn(&Device) -> N,
+    export: impl Fn(&N, &Path) -> Result<()>,
+) -> Result<()> {
     let ds = |e: ncodec_datasets::Error| Error::InvalidArgument(format!("dataset: {e}"));
     let folder = ImageFolder::scan(&opts.data).map_err(ds)?;
     let images = folder.load_rgb(opts.jpeg_downscale).map_err(ds)?;
@@ -118,7 +141,7 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     };
 
     let ad = device.clone().autodiff();
-    let (mut model, mut optim, mut state) = resume(cfg.init(&ad), &opts.out)?;
+    let (mut model, mut optim, mut state) = resume(init(&ad), &opts.out)?;
     // A resumed run must not replay the same patches: mix the step into the seed.
     let mut sampler = PatchSampler::new(
         images,
@@ -142,7 +165,7 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
         let x = Tensor::<4>::from_data(TensorData::new(data, [opts.batch, 3, p, p]), &ad);
         let out = model.forward_train(x.clone(), level);
         let (mse, bpp) = rd_terms(&x, &out);
-        let aux = model.entropy_bottleneck.aux_loss();
+        let aux = model.bottleneck().aux_loss();
         let loss = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone() + aux.clone();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(opts.lr, model, grads);
@@ -196,7 +219,7 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
         }
         if state.step.is_multiple_of(opts.checkpoint_every) || state.step == opts.steps {
             save_checkpoint(&model, &optim, &state, &opts.out)?;
-            export(&cfg, &model.valid(), &opts.out.join("export"))?;
+            export(&model.valid(), &opts.out.join("export"))?;
         }
     }
     Ok(())
@@ -207,9 +230,9 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
 ///
 /// # Errors
 /// I/O errors and export failures.
-pub fn export(cfg: &HyperpriorConfig, model: &Hyperprior, dir: &Path) -> Result<()> {
+pub fn export(net: ImageNetRef<'_>, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let (c, w, t) = crate::image_codec::ImageModel::export(cfg, model)?;
+    let (c, w, t) = crate::image_codec::ImageModel::export(net)?;
     for (name, bytes) in [("model.json", c), ("weights.bpk", w), ("tables.bin", t)] {
         let p = dir.join(name);
         std::fs::write(&p, bytes).map_err(io_err(&p))?;
@@ -310,8 +333,8 @@ pub(crate) fn save_checkpoint<M: Module>(
 
 /// Validation: each image center-cropped to a multiple of 64 (at most 512×512), coded at
 /// every level with rounding; logs mean estimated bpp and PSNR per level.
-fn validate(
-    model: &Hyperprior,
+fn validate<N: RdImageNet>(
+    model: &N,
     images: &[image::RgbImage],
     lambdas: &[f64],
     device: &Device,

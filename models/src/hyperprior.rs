@@ -46,14 +46,20 @@ pub struct HyperpriorConfig {
 /// Slope of the leaky ReLUs in the mean-scale hyper transforms (PyTorch's default).
 const LEAKY_SLOPE: f64 = 0.01;
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+pub(crate) fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
         .init(device)
 }
 
-fn deconv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> ConvTranspose2d {
+pub(crate) fn deconv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    device: &Device,
+) -> ConvTranspose2d {
     ConvTranspose2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding([k / 2, k / 2])
@@ -121,7 +127,8 @@ pub struct RdOutput {
     pub x_hat: Tensor<4>,
     /// Likelihoods of the noisy `y`, `[B, M, H/16, W/16]`.
     pub y_likelihoods: Tensor<4>,
-    /// Likelihoods of the noisy `z`, `[B, N, H/64, W/64]`.
+    /// Likelihoods of the noisy `z`, `[B, N, H/64, W/64]` (a single 1 for the factorized
+    /// prior, which has no hyper-latents).
     pub z_likelihoods: Tensor<4>,
 }
 
@@ -129,22 +136,13 @@ impl HyperpriorConfig {
     /// Builds a freshly initialised model.
     pub fn init(&self, device: &Device) -> Hyperprior {
         let (n, m) = (self.n, self.m);
-        let levels = self.lambdas.len().max(1);
         let (hs_mid, hs_out) = if self.mean_scale {
             (m * 3 / 2, 2 * m)
         } else {
             (n, m)
         };
         let hs_in_mid = if self.mean_scale { m } else { n };
-        // Gains start spread like the λs (rate grows with gain); training refines them.
-        let mid = self.lambdas.get(levels / 2).copied().unwrap_or(1.0);
-        let g: Vec<f32> = (0..levels)
-            .flat_map(|l| {
-                let r = (self.lambdas.get(l).copied().unwrap_or(1.0) / mid).powf(0.35) as f32;
-                std::iter::repeat_n(r, m)
-            })
-            .collect();
-        let gains = Tensor::<1>::from_floats(g.as_slice(), device).reshape([levels, m]);
+        let gains = level_gains(&self.lambdas, m, device);
         Hyperprior {
             g_a0: conv(3, n, 5, 2, device),
             g_a1: Gdn::new(n, false, device),
@@ -171,6 +169,48 @@ impl HyperpriorConfig {
             inv_gains: Param::from_tensor(gains.recip()),
             mean_scale: self.mean_scale,
         }
+    }
+}
+
+/// Initial per-level channel gains `[levels, M]`: spread like the λs (rate grows with
+/// gain), `(λ_l / λ_mid)^0.35`; training refines them.
+pub(crate) fn level_gains(lambdas: &[f64], m: usize, device: &Device) -> Tensor<2> {
+    let levels = lambdas.len().max(1);
+    let mid = lambdas.get(levels / 2).copied().unwrap_or(1.0);
+    let g: Vec<f32> = (0..levels)
+        .flat_map(|l| {
+            let r = (lambdas.get(l).copied().unwrap_or(1.0) / mid).powf(0.35) as f32;
+            std::iter::repeat_n(r, m)
+        })
+        .collect();
+    Tensor::<1>::from_floats(g.as_slice(), device).reshape([levels, m])
+}
+
+/// What the image trainer needs of a model: training and evaluation passes at a level,
+/// and the entropy bottleneck (for its auxiliary loss).
+pub trait RdImageNet: Module {
+    /// Number of quality levels.
+    fn rd_levels(&self) -> usize;
+    /// The training pass (additive uniform noise in place of rounding).
+    fn forward_train(&self, x: Tensor<4>, level: usize) -> RdOutput;
+    /// The evaluation pass (rounding, as the codec quantises).
+    fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput;
+    /// The factorized density whose quantiles the auxiliary loss fits.
+    fn bottleneck(&self) -> &EntropyBottleneck;
+}
+
+impl RdImageNet for Hyperprior {
+    fn rd_levels(&self) -> usize {
+        self.levels()
+    }
+    fn forward_train(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        Hyperprior::forward_train(self, x, level)
+    }
+    fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        Hyperprior::forward_eval(self, x, level)
+    }
+    fn bottleneck(&self) -> &EntropyBottleneck {
+        &self.entropy_bottleneck
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`bottleneck`]: the factorized entropy bottleneck for hyper-latents.
 //! - [`gaussian`]: Gaussian-conditional likelihoods.
 //! - [`hyperprior`]: scale and mean-scale hyperprior image models with variable rate.
+//! - [`factorized`]: the factorized-prior image model (no hyper-latents).
 //! - [`cpu`]: the fixed-order CPU kernel that runs `h_s` identically on every machine.
 //! - [`export`]: freezing a trained model into integer tables for `ncodec-entropy`.
 //!
@@ -16,6 +17,7 @@ pub mod bottleneck;
 pub mod bound;
 pub mod cpu;
 pub mod export;
+pub mod factorized;
 pub mod gaussian;
 pub mod gdn;
 pub mod hyperprior;

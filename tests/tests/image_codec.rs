@@ -1,14 +1,18 @@
-//! The hyperprior image codec pipeline on a tiny untrained model (fast, no shared data):
-//! determinism of the entropy path, round trips at odd sizes, typed errors.
+//! The hyperprior and factorized-prior image codecs on tiny untrained models (fast, no
+//! shared data): determinism of the entropy path, round trips at odd sizes, typed errors,
+//! and short training runs of both families (export, reload, resume).
 //! Rate–distortion of the trained models is checked in `trained_models.rs`.
 
 use image::RgbImage;
 use ncodec::Error;
 use ncodec::container::{Container, Limits};
-use ncodec::image_codec::{ImageModel, prepare_input, restore_channels};
+use ncodec::image_codec::{
+    ImageModel, ImageNetRef, crop_to_rgb8, pad_replicate, prepare_input, restore_channels,
+};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::cpu::FeatureMap;
-use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig};
+use ncodec_models::factorized::{Factorized, FactorizedConfig};
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet};
 
 fn tiny(mean_scale: bool) -> (HyperpriorConfig, Hyperprior) {
     let cfg = HyperpriorConfig::new(8, 12, vec![0.005, 0.02]).with_mean_scale(mean_scale);
@@ -18,7 +22,7 @@ fn tiny(mean_scale: bool) -> (HyperpriorConfig, Hyperprior) {
 
 fn codec(mean_scale: bool) -> ImageModel {
     let (cfg, model) = tiny(mean_scale);
-    let (c, w, t) = ImageModel::export(&cfg, &model).unwrap();
+    let (c, w, t) = ImageModel::export(ImageNetRef::Hyperprior(&cfg, &model)).unwrap();
     ImageModel::from_parts("tiny-test", &c, &w, &t, &Device::flex()).unwrap()
 }
 
@@ -125,7 +129,7 @@ fn a_reloaded_model_decodes_what_another_instance_encoded() {
     // Two independent loads of the same exported files: the entropy path depends only on
     // the committed integers and the fixed-order kernel, so symbols must agree exactly.
     let (cfg, model) = tiny(true);
-    let (c, w, t) = ImageModel::export(&cfg, &model).unwrap();
+    let (c, w, t) = ImageModel::export(ImageNetRef::Hyperprior(&cfg, &model)).unwrap();
     let a = ImageModel::from_parts("tiny-test", &c, &w, &t, &Device::flex()).unwrap();
     let b = ImageModel::from_parts("tiny-test", &c, &w, &t, &Device::flex()).unwrap();
     let img = test_image(100, 80);
@@ -207,4 +211,117 @@ fn input_formats_are_coded_faithfully_or_refused() {
     ));
     let deep = image::DynamicImage::ImageRgb16(image::ImageBuffer::new(3, 3));
     assert!(matches!(prepare_input(&deep), Err(Error::Unsupported(_))));
+}
+
+fn tiny_factorized() -> (FactorizedConfig, Factorized) {
+    let cfg = FactorizedConfig::new(8, 12, vec![0.005, 0.02]);
+    let model = cfg.init(&Device::flex());
+    (cfg, model)
+}
+
+/// The factorized-prior codec quantises like the model's evaluation pass (rounding around
+/// the medians): the decoded image is close to that pass's reconstruction, at every level
+/// and at odd sizes; its files hold `YHAT` only.
+#[test]
+fn factorized_files_decode_close_to_the_evaluation_pass() {
+    let (cfg, model) = tiny_factorized();
+    let (c, w, t) = ImageModel::export(ImageNetRef::Factorized(&cfg, &model)).unwrap();
+    let fact = ImageModel::from_parts("tiny-fact", &c, &w, &t, &Device::flex()).unwrap();
+    assert!(fact.is_factorized() && fact.config().is_none());
+    assert_eq!(fact.levels(), 2);
+    for (w, h) in [(1, 1), (17, 9), (70, 65)] {
+        let img = test_image(w, h);
+        let (pw, ph) = (
+            (w as usize).div_ceil(64) * 64,
+            (h as usize).div_ceil(64) * 64,
+        );
+        let x = Tensor::<4>::from_data(
+            TensorData::new(pad_replicate(&img, pw, ph), [1, 3, ph, pw]),
+            &Device::flex(),
+        );
+        for q in 0..2u8 {
+            let (bytes, _) = fact.encode(&img, q).unwrap();
+            let file = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+            let tags: Vec<[u8; 4]> = file.sections.iter().map(|s| s.tag).collect();
+            assert_eq!(tags, vec![*b"YHAT"]);
+            let out = fact.decode(&bytes, &Limits::default()).unwrap();
+            let eval = model.forward_eval(x.clone(), usize::from(q)).x_hat;
+            let eval = eval
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap();
+            // The evaluation pass rounds around the learned quantile medians, the codec
+            // around the frozen densities' medians: nearly the same image.
+            let want = crop_to_rgb8(&eval, pw, ph, w as usize, h as usize);
+            let agree = ncodec::metrics::psnr_rgb(&want, &out).unwrap();
+            assert!(
+                agree > 35.0,
+                "{w}x{h} q{q}: {agree:.1} dB from the evaluation pass"
+            );
+        }
+    }
+    // A hyperprior file is refused by the factorized model and the other way round.
+    let hp = codec(true);
+    let (hp_file, _) = hp.encode(&test_image(20, 20), 0).unwrap();
+    assert!(fact.decode(&hp_file, &Limits::default()).is_err());
+}
+
+/// A few steps of `ncodec train image` for each family on two small photos: checkpoints,
+/// export, reload through the model-folder loader, and resume to a later step.
+#[test]
+fn both_families_train_export_and_resume() {
+    let dir = std::env::temp_dir().join(format!("ncodec-train-test-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (i, (w, h)) in [(96u32, 80u32), (70, 100)].into_iter().enumerate() {
+        test_image(w, h)
+            .save(data.join(format!("{i}.png")))
+            .unwrap();
+    }
+    for factorized in [false, true] {
+        let out = dir.join(if factorized { "fact" } else { "hyper" });
+        let mut opts = ncodec::train::TrainOptions {
+            data: data.clone(),
+            val: Some(data.clone()),
+            out: out.clone(),
+            n: 8,
+            m: 12,
+            mean_scale: true,
+            factorized,
+            lambdas: vec![0.005, 0.02],
+            patch: 64,
+            batch: 2,
+            steps: 2,
+            lr: 1e-4,
+            seed: 1,
+            checkpoint_every: 1,
+            val_every: 2,
+            jpeg_downscale: 1,
+        };
+        ncodec::train::train_image(&opts, &Device::flex()).unwrap();
+        let codec =
+            ncodec::registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
+        let ncodec::image_any::ImageCodec::Hyperprior(m) = &codec else {
+            panic!("a trained image model loads as the learned-image family");
+        };
+        assert_eq!(m.is_factorized(), factorized);
+        let img = test_image(33, 21);
+        let (bytes, _) = codec.encode(&img, 1).unwrap();
+        assert_eq!(
+            codec
+                .decode(&bytes, &Limits::default())
+                .unwrap()
+                .dimensions(),
+            (33, 21)
+        );
+        opts.steps = 3;
+        ncodec::train::train_image(&opts, &Device::flex()).unwrap();
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
+        assert_eq!(state["step"], 3);
+        let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
+        assert!(log.lines().any(|l| l.contains(",val,1,")), "{log}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
