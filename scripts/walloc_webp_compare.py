@@ -17,7 +17,7 @@ It also decodes every WebP file (dwebp) and checks that the latents come back ex
 Needs: cwebp/dwebp (Debian package `webp`), numpy, Pillow.
 Usage: scripts/walloc_webp_compare.py --ncodec target/release/ncodec \
            --model-dir models/weights/walloc-rgb-16x-r1 --data ../shared/datasets/kodak \
-           [--json out.json]
+           [--quality Q] [--json out.json]
 """
 import argparse
 import json
@@ -34,6 +34,8 @@ def tile(lat):
     c, h, w = lat.shape
     if c % 3 != 0 or int(round((c // 3) ** 0.5)) ** 2 * 3 != c:
         sys.exit(f"cannot tile {c} channels into RGB (need 3 * n^2)")
+    if lat.min() < -128 or lat.max() > 127:
+        sys.exit("latents outside 8 bits (a quantisation step below 1): WebP cannot hold them")
     n = int(round((c // 3) ** 0.5))
     u8 = (lat.astype(np.int16) + 128).astype(np.uint8)
     img = u8.reshape(3, n, n, h, w).transpose(1, 3, 2, 4, 0).reshape(n * h, n * w, 3)
@@ -50,8 +52,10 @@ def main():
     ap.add_argument("--ncodec", required=True)
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--data", required=True)
+    ap.add_argument("--quality", type=int, help="quality level to encode at (default: the model's)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    qual = ["--quality", str(a.quality)] if a.quality is not None else []
     files = sorted(p for p in pathlib.Path(a.data).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     rows = []
     with tempfile.TemporaryDirectory() as td:
@@ -59,7 +63,7 @@ def main():
         for f in files:
             ncx, npy, png, webp, back = (td / f"{f.stem}.{e}" for e in ("ncx", "npy", "png", "webp", "back.png"))
             run = lambda *cmd: subprocess.run(cmd, check=True, capture_output=True)
-            run(a.ncodec, "encode", str(f), "-o", str(ncx), "--model-dir", a.model_dir)
+            run(a.ncodec, "encode", str(f), "-o", str(ncx), "--model-dir", a.model_dir, *qual)
             run(a.ncodec, "latents", str(ncx), "-o", str(npy), "--model-dir", a.model_dir)
             lat = np.load(npy)
             img, n = tile(lat)
@@ -99,6 +103,7 @@ def main():
         "mean_saving": sum(r["saving"] for r in rows) / len(rows),
         "total_saving_z9": 1 - tot_n / tot_9,
         "mean_saving_z9": sum(r["saving_z9"] for r in rows) / len(rows),
+        "quality": a.quality,
         "cwebp": subprocess.run(["cwebp", "-version"], capture_output=True, text=True).stdout.strip(),
     }
     print(json.dumps(summary, indent=2))
