@@ -541,8 +541,8 @@ fn encode_audio(
             source: "audio models have one quality level, 0".into(),
         });
     }
-    let m = load_audio_model(model, model_dir)?;
     let (f, frames) = (src.format(), src.frames());
+    let m = load_audio_model(model, model_dir)?;
     let (ncx, stats) = m
         .encode_audio_stream(src)
         .map_err(ctx(format!("cannot encode {name}")))?;
@@ -568,22 +568,32 @@ fn audio_latents(
     model: Option<&str>,
     model_dir: Option<&PathBuf>,
 ) -> Result<(ncodec::walloc_codec::Latents, String), CliError> {
+    use ncodec::audio_io::AudioSource as _;
     let id = container.map(|c| c.header.model_id.as_str()).or(model);
+    let mut src = match container {
+        Some(_) => None,
+        None => Some(
+            ncodec::audio_io::WavSource::new(
+                std::io::Cursor::new(bytes),
+                ncodec::walloc_codec::MAX_STREAM_FRAMES,
+            )
+            .map_err(ctx(format!("cannot read WAV {name}")))?,
+        ),
+    };
     let m = load_audio_model(id, model_dir)?;
-    let (chunks, channels, n) = match container {
-        Some(c) => {
+    let (chunks, channels, n) = match (container, src.as_mut()) {
+        (Some(c), _) => {
             let (l, f, _, n) = m
                 .latents_of_audio_container(c)
                 .map_err(ctx(format!("cannot read latents of {name}")))?;
             (l, usize::from(f.channels), n)
         }
-        None => {
-            let audio = ncodec::audio_io::read_wav(bytes, ncodec::walloc_codec::MAX_AUDIO_FRAMES)
-                .map_err(ctx(format!("cannot read WAV {name}")))?;
+        (None, None) => unreachable!("a WAV is read when there is no container"),
+        (None, Some(src)) => {
             let (l, n) = m
-                .audio_latents_len(&audio)
+                .audio_latents_stream(src)
                 .map_err(ctx(format!("cannot encode {name}")))?;
-            (l, audio.samples.len(), n)
+            (l, usize::from(src.format().channels), n)
         }
     };
     let groups = if m.config().channels == 1 {
@@ -843,31 +853,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let name = input.display().to_string();
             // A WAV file is read as a stream (bounded memory, any length); stdin and
             // images are read whole.
-            if name != "-" && file_starts_as_wav(&input)? {
-                let f = std::fs::File::open(&input).map_err(ctx(format!("cannot open {name}")))?;
-                let mut src = ncodec::audio_io::WavSource::new(
-                    std::io::BufReader::new(f),
-                    ncodec::walloc_codec::MAX_STREAM_FRAMES,
-                )
-                .map_err(ctx(format!("cannot read WAV {name}")))?;
+            let streamed = name != "-" && file_starts_as_wav(&input)?;
+            let bytes = if streamed {
+                Vec::new()
+            } else {
+                read_input(&input, limits.max_file_bytes)?
+            };
+            if streamed || ncodec::audio_io::is_wav(&bytes) {
+                use ncodec::audio_io::{AudioSource, WavSource};
+                let max = ncodec::walloc_codec::MAX_STREAM_FRAMES;
+                let src: ncodec::Result<Box<dyn AudioSource>> = if streamed {
+                    let f =
+                        std::fs::File::open(&input).map_err(ctx(format!("cannot open {name}")))?;
+                    WavSource::new(std::io::BufReader::new(f), max).map(|s| Box::new(s) as _)
+                } else {
+                    WavSource::new(std::io::Cursor::new(&bytes[..]), max).map(|s| Box::new(s) as _)
+                };
+                let mut src = src.map_err(ctx(format!("cannot read WAV {name}")))?;
                 return encode_audio(
-                    &mut src,
-                    &name,
-                    &output,
-                    model.as_deref(),
-                    model_dir.as_ref(),
-                    quality,
-                );
-            }
-            let bytes = read_input(&input, limits.max_file_bytes)?;
-            if ncodec::audio_io::is_wav(&bytes) {
-                let mut src = ncodec::audio_io::WavSource::new(
-                    std::io::Cursor::new(&bytes[..]),
-                    ncodec::walloc_codec::MAX_STREAM_FRAMES,
-                )
-                .map_err(ctx(format!("cannot read WAV {name}")))?;
-                return encode_audio(
-                    &mut src,
+                    src.as_mut(),
                     &name,
                     &output,
                     model.as_deref(),
@@ -1079,7 +1083,14 @@ fn print_info(
         "digest:      {}",
         ncodec::container::hex(&h.model_digest)
     )?;
-    writeln!(out, "quality:     {}", h.quality)?;
+    // WaLLoC image levels are quantisation steps.
+    let step = match ncodec::walloc_codec::image_step(h.quality) {
+        Ok(s) if info.sections.iter().any(|s| s.tag == "LATQ") => {
+            format!(" (quantisation step {s})")
+        }
+        _ => String::new(),
+    };
+    writeln!(out, "quality:     {}{step}", h.quality)?;
     match &h.media {
         MediaInfo::Image {
             width,

@@ -248,19 +248,7 @@ impl ImageModel {
                 (vec![section], est)
             }
         };
-        let header = Header {
-            version: FORMAT_VERSION,
-            flags: 0,
-            model_id: self.id.clone(),
-            model_digest: self.digest,
-            quality,
-            media: MediaInfo::Image {
-                width: w as u32,
-                height: h as u32,
-                channels,
-                bit_depth: 8,
-            },
-        };
+        let header = image_header(&self.id, self.digest, quality, w as u32, h as u32, channels);
         let bytes = Container { header, sections }.to_bytes()?;
         let stats = EncodeStats {
             estimated_bits: est,
@@ -461,6 +449,30 @@ impl ImageModel {
             }
         };
         Ok(crop_to_rgb8(&x_hat, pw, ph, w, hgt))
+    }
+}
+
+/// The header of an 8-bit image file.
+pub(crate) fn image_header(
+    model_id: &str,
+    digest: [u8; 32],
+    quality: u8,
+    width: u32,
+    height: u32,
+    channels: u8,
+) -> Header {
+    Header {
+        version: FORMAT_VERSION,
+        flags: 0,
+        model_id: model_id.to_string(),
+        model_digest: digest,
+        quality,
+        media: MediaInfo::Image {
+            width,
+            height,
+            channels,
+            bit_depth: 8,
+        },
     }
 }
 

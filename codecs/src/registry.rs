@@ -107,6 +107,21 @@ const EMBEDDED: &[Embedded] = &[
         weights: weights!("walloc-speech-16k-r1", "weights.bpk"),
         tables: weights!("walloc-speech-16k-r1", "tables.bin"),
     },
+    Embedded {
+        entry: ModelEntry {
+            id: "walloc-music-44k-r1",
+            kind: MediaKind::Audio,
+            description: "WaLLoC stereo 44.1 kHz (J=8, 32 latents), the paper's stereo setting; early training release, on music not yet better than the speech model: see its model card",
+            min_quality: 0,
+            max_quality: 0,
+            default_quality: 0,
+            default: false,
+        },
+        family: Family::Walloc,
+        config: weights!("walloc-music-44k-r1", "model.json"),
+        weights: weights!("walloc-music-44k-r1", "weights.bpk"),
+        tables: weights!("walloc-music-44k-r1", "tables.bin"),
+    },
 ];
 
 /// All shipped models.

@@ -30,9 +30,9 @@ pub use audio::{
     chunk_weight, decode_audio_file,
 };
 
-use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
+use crate::container::{Container, Header, Limits, MediaInfo, Section, hex};
 use crate::error::{Error, Result};
-use crate::image_codec::{EncodeStats, crop_to_rgb8, model_digest, pad_replicate};
+use crate::image_codec::{EncodeStats, crop_to_rgb8, image_header, model_digest, pad_replicate};
 use crate::latent_context::{decode_planes, encode_planes};
 
 /// Independent entropy streams for the latents.
@@ -367,19 +367,14 @@ impl WallocModel {
     ) -> Result<(Vec<u8>, EncodeStats)> {
         let l = self.image_latents_at(img, quality)?;
         let (data, est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
-        let header = Header {
-            version: FORMAT_VERSION,
-            flags: 0,
-            model_id: self.id.clone(),
-            model_digest: self.digest,
+        let header = image_header(
+            &self.id,
+            self.digest,
             quality,
-            media: MediaInfo::Image {
-                width: img.width(),
-                height: img.height(),
-                channels,
-                bit_depth: 8,
-            },
-        };
+            img.width(),
+            img.height(),
+            channels,
+        );
         let bytes = Container {
             header,
             sections: vec![Section {

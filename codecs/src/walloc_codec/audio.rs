@@ -195,8 +195,19 @@ impl WallocModel {
     /// # Errors
     /// As [`WallocModel::audio_latents`].
     pub fn audio_latents_len(&self, audio: &Audio) -> Result<(Vec<Latents>, usize)> {
+        check_frames(audio.frames() as u64, MAX_AUDIO_FRAMES)?;
+        self.audio_latents_stream(&mut MemorySource::new(audio))
+    }
+
+    /// The latents of a clip read block by block from `src` (up to
+    /// [`MAX_STREAM_FRAMES`] frames; the latents, not the samples, are held), and the
+    /// clip's length at the model's rate.
+    ///
+    /// # Errors
+    /// As [`WallocModel::encode_audio_stream`].
+    pub fn audio_latents_stream(&self, src: &mut dyn AudioSource) -> Result<(Vec<Latents>, usize)> {
         let mut out = Vec::new();
-        let n = self.stream_latents(&mut MemorySource::new(audio), MAX_AUDIO_FRAMES, |l| {
+        let n = self.stream_latents(src, MAX_STREAM_FRAMES, |l| {
             out.push(l);
             Ok(())
         })?;
