@@ -1,5 +1,6 @@
 //! The WaLLoC codec on a tiny untrained model (fast, no shared data): companding,
-//! round trips at odd sizes, the latents API and `.npy`, typed errors.
+//! round trips at odd sizes, the latents API and `.npy`, quality levels, typed errors,
+//! and a short training run (export, reload, resume).
 
 use image::RgbImage;
 use ncodec::Error;
@@ -209,4 +210,47 @@ fn step_one_latc_files_still_decode() {
     let bad = Container::from_bytes(&old.to_bytes().unwrap(), &Limits::default()).unwrap();
     let err = c.decode_image(&bad).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
+}
+
+/// A few steps of `ncodec train walloc-image` on two small photos: PCA start,
+/// checkpoints, export, reload through the model-folder loader, and resume.
+#[test]
+fn walloc_image_training_exports_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("ncodec-walloc-train-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (i, (w, h)) in [(80u32, 72u32), (64, 96)].into_iter().enumerate() {
+        test_image(w, h)
+            .save(data.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let out = dir.join("run");
+    let mut opts = ncodec::train_walloc::WallocTrainOptions {
+        data: data.clone(),
+        val: Some(data.clone()),
+        out: out.clone(),
+        model: tiny_cfg().with_lambda(0.01),
+        patch: 32,
+        batch: 2,
+        steps: 2,
+        lr: 1e-4,
+        seed: 1,
+        checkpoint_every: 1,
+        val_every: 2,
+        jpeg_downscale: 1,
+    };
+    ncodec::train_walloc::train_walloc_image(&opts, &Device::flex()).unwrap();
+    let codec =
+        ncodec::registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
+    assert!(matches!(codec, ImageCodec::Walloc(_)));
+    let img = test_image(21, 13);
+    let (bytes, _) = codec.encode(&img, DEFAULT_IMAGE_QUALITY).unwrap();
+    let back = codec.decode(&bytes, &Limits::default()).unwrap();
+    assert_eq!(back.dimensions(), (21, 13));
+    opts.steps = 3;
+    ncodec::train_walloc::train_walloc_image(&opts, &Device::flex()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["step"], 3);
+    std::fs::remove_dir_all(&dir).ok();
 }

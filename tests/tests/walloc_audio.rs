@@ -1,6 +1,7 @@
 //! WaLLoC audio coding on tiny models whose linear path is set by hand (no training, no
 //! shared data): chunk plan and crossfade weights, sample-accurate reconstruction across
-//! chunk joins and resampling, formats restored, determinism, typed errors.
+//! chunk joins and resampling, formats restored, determinism, typed errors, streams, and
+//! a short training run (export, reload, resume).
 
 use ncodec::Error;
 use ncodec::audio_io::{
@@ -281,4 +282,55 @@ fn a_stream_shorter_than_announced_is_an_error() {
         .encode_audio_stream(&mut Short(MemorySource::new(&a)))
         .unwrap_err();
     assert!(matches!(err, Error::Truncated(_)), "{err}");
+}
+
+/// A few steps of `ncodec train walloc-audio` on two short WAVs (one stereo, one mono
+/// at another rate): export, reload as an audio model, code a clip, resume.
+#[test]
+fn walloc_audio_training_exports_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("ncodec-audio-train-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("a.wav"),
+        write_wav(&tone(fmt(16000, 2, 16, false), 12000)).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("b.wav"),
+        write_wav(&tone(fmt(22050, 1, 16, false), 15000)).unwrap(),
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let mut opts = ncodec::train_walloc_audio::WallocAudioTrainOptions {
+        data: data.clone(),
+        val: Some(data.clone()),
+        out: out.clone(),
+        model: WallocConfig::new(1, 1, 2, 2, 32)
+            .with_blocks(1)
+            .with_lambda(1e4)
+            .with_sample_rate(Some(16000)),
+        segment: 1024,
+        batch: 2,
+        steps: 2,
+        lr: 1e-4,
+        seed: 1,
+        checkpoint_every: 1,
+        val_every: 2,
+    };
+    ncodec::train_walloc_audio::train_walloc_audio(&opts, &Device::flex()).unwrap();
+    let model =
+        ncodec::registry::load_audio_model_dir(&out.join("export"), &Device::flex()).unwrap();
+    let clip = tone(fmt(44100, 2, 16, false), 5000);
+    let (bytes, _) = model.encode_audio(&clip).unwrap();
+    let back = model
+        .decode_audio(&Container::from_bytes(&bytes, &Limits::default()).unwrap())
+        .unwrap();
+    assert_eq!((back.format, back.frames()), (clip.format, 5000));
+    opts.steps = 3;
+    ncodec::train_walloc_audio::train_walloc_audio(&opts, &Device::flex()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["step"], 3);
+    std::fs::remove_dir_all(&dir).ok();
 }
