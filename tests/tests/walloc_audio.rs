@@ -1,5 +1,5 @@
-//! WaLLoC audio coding on tiny models whose linear path is set by hand (no training, no
-//! shared data): chunk plan and crossfade weights, sample-accurate reconstruction across
+//! WaLLoC audio coding on tiny models whose linear path is set by hand (no shared
+//! data): chunk plan and crossfade weights, sample-accurate reconstruction across
 //! chunk joins and resampling, formats restored, determinism, typed errors, streams, and
 //! a short training run (export, reload, resume).
 
