@@ -17,7 +17,7 @@ use ncodec_models::burn::prelude::*;
 use ncodec_models::walloc::{Walloc, WallocConfig, WallocOutput};
 
 use crate::error::{Error, Result};
-use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir};
+use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, warmup_lr};
 use crate::walloc_codec::WallocModel;
 
 /// Steps at the start of a run in which the rate trains only the density.
@@ -211,7 +211,11 @@ where
         let weight = if cfg.lambda > 0.0 { cfg.lambda } else { 1.0 };
         let loss = dist.mul_scalar(weight) + bits.clone() + aux.clone();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(spec.lr, model, grads);
+        model = optim.step(
+            warmup_lr(spec.lr, state.step, state.optim_start),
+            model,
+            grads,
+        );
         state.step += 1;
 
         acc[0] += f64::from(loss.into_scalar::<f32>());

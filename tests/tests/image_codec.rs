@@ -319,9 +319,34 @@ fn both_families_train_export_and_resume() {
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
         let state: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
-        assert_eq!(state["step"], 3);
+        assert_eq!(
+            (&state["step"], &state["optim_start"]),
+            (&3.into(), &0.into())
+        );
+        // Weights without Adam's state (as when resuming from shipped weights): the
+        // learning rate warms up again from there.
+        std::fs::remove_file(out.join("optim.bpk")).unwrap();
+        opts.steps = 4;
+        ncodec::train::train_image(&opts, &Device::flex()).unwrap();
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
+        assert_eq!(
+            (&state["step"], &state["optim_start"]),
+            (&4.into(), &3.into())
+        );
         let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
         assert!(log.lines().any(|l| l.contains(",val,1,")), "{log}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn learning_rate_ramps_up_after_a_fresh_optimizer() {
+    use ncodec::train::{LR_WARMUP_STEPS, warmup_lr};
+    let n = LR_WARMUP_STEPS;
+    assert_eq!(warmup_lr(2.0, 0, 0), 2.0 / n as f64);
+    assert_eq!(warmup_lr(2.0, n - 1, 0), 2.0);
+    assert_eq!(warmup_lr(2.0, 10 * n, 0), 2.0);
+    assert_eq!(warmup_lr(2.0, 500, 500), 2.0 / n as f64);
+    assert!(warmup_lr(2.0, 550, 500) < warmup_lr(2.0, 551, 500));
 }
