@@ -395,10 +395,7 @@ fn write_output(path: &PathBuf, data: &[u8]) -> Result<(), CliError> {
             .map_err(ctx("cannot write to stdout"))
     } else {
         // Write next to the target and rename, so a failure never leaves half a file.
-        let tmp = path.with_extension(format!(
-            "{}.tmp",
-            path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-        ));
+        let tmp = tmp_path(path);
         std::fs::write(&tmp, data)
             .and_then(|()| std::fs::rename(&tmp, path))
             .map_err(|e| {
@@ -406,6 +403,14 @@ fn write_output(path: &PathBuf, data: &[u8]) -> Result<(), CliError> {
                 ctx(format!("cannot write {name}"))(e)
             })
     }
+}
+
+/// Where an output is written before it is renamed into place: next to it, `.tmp` added.
+fn tmp_path(path: &std::path::Path) -> PathBuf {
+    path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
+    ))
 }
 
 /// Resolves `--model-dir` / `--model` / the default image model, with the quality to use
@@ -509,10 +514,7 @@ fn decode_audio(
         sink.finish().map_err(&failed)?;
         return write_output(output, &buf.into_inner());
     }
-    let tmp = output.with_extension(format!(
-        "{}.tmp",
-        output.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    ));
+    let tmp = tmp_path(output);
     let run = || -> Result<(), CliError> {
         let f = std::fs::File::create(&tmp)
             .map_err(ctx(format!("cannot write {}", output.display())))?;
@@ -570,28 +572,22 @@ fn audio_latents(
 ) -> Result<(ncodec::walloc_codec::Latents, String), CliError> {
     use ncodec::audio_io::AudioSource as _;
     let id = container.map(|c| c.header.model_id.as_str()).or(model);
-    let mut src = match container {
-        Some(_) => None,
-        None => Some(
-            ncodec::audio_io::WavSource::new(
-                std::io::Cursor::new(bytes),
-                ncodec::walloc_codec::MAX_STREAM_FRAMES,
-            )
-            .map_err(ctx(format!("cannot read WAV {name}")))?,
-        ),
-    };
     let m = load_audio_model(id, model_dir)?;
-    let (chunks, channels, n) = match (container, src.as_mut()) {
-        (Some(c), _) => {
+    let (chunks, channels, n) = match container {
+        Some(c) => {
             let (l, f, _, n) = m
                 .latents_of_audio_container(c)
                 .map_err(ctx(format!("cannot read latents of {name}")))?;
             (l, usize::from(f.channels), n)
         }
-        (None, None) => unreachable!("a WAV is read when there is no container"),
-        (None, Some(src)) => {
+        None => {
+            let mut src = ncodec::audio_io::WavSource::new(
+                std::io::Cursor::new(bytes),
+                ncodec::walloc_codec::MAX_STREAM_FRAMES,
+            )
+            .map_err(ctx(format!("cannot read WAV {name}")))?;
             let (l, n) = m
-                .audio_latents_stream(src)
+                .audio_latents_stream(&mut src)
                 .map_err(ctx(format!("cannot encode {name}")))?;
             (l, usize::from(src.format().channels), n)
         }

@@ -234,7 +234,7 @@ impl ImageModel {
             &self.device,
         );
         let (sections, est) = match &self.net {
-            Net::Hyperprior(b) => self.encode_hyperprior(&b.1, x, level)?,
+            Net::Hyperprior(b) => self.encode_hyperprior((&b.1, &b.2), x, level)?,
             Net::Factorized(b) => {
                 let y = b.1.g_a(x, level);
                 let [_, m, yh, yw] = y.dims();
@@ -271,14 +271,23 @@ impl ImageModel {
             .enumerate()
             .map(|(i, &v)| (v - meds[i / per]).round() as i32)
             .collect();
-        let idx = (0..channels * per).map(|i| (i / per) as u16).collect();
-        (sym, idx)
+        (sym, channel_indexes(channels * per, per))
+    }
+
+    /// `symbol + median_c` of per-channel symbols (`per` values a channel): the inverse
+    /// of [`ImageModel::per_channel_symbols`].
+    fn add_medians(&self, sym: &[i32], per: usize) -> Vec<f32> {
+        let meds = &self.priors.z_medians;
+        sym.iter()
+            .enumerate()
+            .map(|(i, &s)| s as f32 + meds[i / per])
+            .collect()
     }
 
     /// `ZHAT` and `YHAT` of a hyperprior model, and the estimated bits.
     fn encode_hyperprior(
         &self,
-        model: &Hyperprior,
+        (model, h_s): (&Hyperprior, &CpuNet),
         x: Tensor<4>,
         level: usize,
     ) -> Result<(Vec<Section>, f64)> {
@@ -289,7 +298,7 @@ impl ImageModel {
         let y = to_vec(y);
         // Hyper-latents: symbols relative to the medians, one table per channel.
         let (z_sym, z_idx) = self.per_channel_symbols(&to_vec(z), n, zh * zw);
-        let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
+        let (scales, means) = self.hyper_synthesis((model, h_s), &z_sym, n, zh, zw, m);
         let y_idx: Vec<u16> = scales
             .iter()
             .map(|&s| scale_index(&self.priors.scale_table, s))
@@ -326,30 +335,21 @@ impl ImageModel {
     /// of `y` (means all zero for the scale-only model).
     fn hyper_synthesis(
         &self,
+        (model, h_s): (&Hyperprior, &CpuNet),
         z_sym: &[i32],
         n: usize,
         zh: usize,
         zw: usize,
         m: usize,
     ) -> (Vec<f32>, Vec<f32>) {
-        let zc = zh * zw;
-        let meds = &self.priors.z_medians;
-        let z_hat: Vec<f32> = z_sym
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| s as f32 + meds[i / zc])
-            .collect();
-        let Net::Hyperprior(b) = &self.net else {
-            unreachable!("hyper_synthesis is only called for hyperprior models")
-        };
-        let out = b.2.forward(FeatureMap {
-            data: z_hat,
+        let out = h_s.forward(FeatureMap {
+            data: self.add_medians(z_sym, zh * zw),
             c: n,
             h: zh,
             w: zw,
         });
         let per = out.h * out.w;
-        if b.1.mean_scale {
+        if model.mean_scale {
             let (s, mu) = out.data.split_at(m * per);
             (s.to_vec(), mu.to_vec())
         } else {
@@ -413,10 +413,9 @@ impl ImageModel {
                 let model = &b.1;
                 let (m, n) = (model.latent_channels(), model.hyper_channels());
                 let (zh, zw) = (ph / 64, pw / 64);
-                let zc = zh * zw;
-                let z_idx: Vec<u16> = (0..n * zc).map(|i| (i / zc) as u16).collect();
+                let z_idx = channel_indexes(n * zh * zw, zh * zw);
                 let z_sym = ent_decode(&self.priors.z_tables, c.section(b"ZHAT")?, &z_idx)?;
-                let (scales, means) = self.hyper_synthesis(&z_sym, n, zh, zw, m);
+                let (scales, means) = self.hyper_synthesis((model, &b.2), &z_sym, n, zh, zw, m);
                 let y_idx: Vec<u16> = scales
                     .iter()
                     .map(|&s| scale_index(&self.priors.scale_table, s))
@@ -435,14 +434,9 @@ impl ImageModel {
                 let model = &b.1;
                 let m = model.latent_channels();
                 let per = yh * yw;
-                let idx: Vec<u16> = (0..m * per).map(|i| (i / per) as u16).collect();
+                let idx = channel_indexes(m * per, per);
                 let sym = ent_decode(&self.priors.z_tables, c.section(b"YHAT")?, &idx)?;
-                let meds = &self.priors.z_medians;
-                let y_hat: Vec<f32> = sym
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &s)| s as f32 + meds[i / per])
-                    .collect();
+                let y_hat = self.add_medians(&sym, per);
                 let y_hat =
                     Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &self.device);
                 to_vec(model.g_s(y_hat, level))
@@ -450,6 +444,12 @@ impl ImageModel {
         };
         Ok(crop_to_rgb8(&x_hat, pw, ph, w, hgt))
     }
+}
+
+/// Table indexes of `len` channel-major values, `per` a channel: symbol `i` uses the
+/// table of channel `i / per`.
+pub(crate) fn channel_indexes(len: usize, per: usize) -> Vec<u16> {
+    (0..len).map(|i| (i / per.max(1)) as u16).collect()
 }
 
 /// The header of an 8-bit image file.

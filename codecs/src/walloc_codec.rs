@@ -32,7 +32,9 @@ pub use audio::{
 
 use crate::container::{Container, Header, Limits, MediaInfo, Section, hex};
 use crate::error::{Error, Result};
-use crate::image_codec::{EncodeStats, crop_to_rgb8, image_header, model_digest, pad_replicate};
+use crate::image_codec::{
+    EncodeStats, channel_indexes, crop_to_rgb8, image_header, model_digest, pad_replicate,
+};
 use crate::latent_context::{decode_planes, encode_planes};
 
 /// Independent entropy streams for the latents.
@@ -325,7 +327,7 @@ impl WallocModel {
     /// Entropy-coder errors.
     pub fn code_latents(&self, l: &Latents) -> Result<(Vec<u8>, f64)> {
         let per = l.height * l.width;
-        let idx: Vec<u16> = (0..l.values.len()).map(|i| (i / per) as u16).collect();
+        let idx = channel_indexes(l.values.len(), per);
         let est = self.tables.estimate_bits(&l.values, &idx)?;
         let bytes = ent_encode(
             &self.tables,
@@ -339,7 +341,7 @@ impl WallocModel {
     fn decode_latent_section(&self, data: &[u8], height: usize, width: usize) -> Result<Latents> {
         let c = self.config.latent_dim;
         let per = height * width;
-        let idx: Vec<u16> = (0..c * per).map(|i| (i / per) as u16).collect();
+        let idx = channel_indexes(c * per, per);
         let values = ent_decode(&self.tables, data, &idx)?;
         let max = self.model.latent_max_int();
         if values.iter().any(|v| v.abs() > max) {

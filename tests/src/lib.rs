@@ -31,3 +31,22 @@ pub fn check_golden(name: &str, bytes: &[u8]) {
         .unwrap_or_else(|e| panic!("{}: {e} (NCODEC_BLESS=1 creates it)", path.display()));
     assert!(bytes == want.as_slice(), "bytes differ from golden {name}");
 }
+
+/// A fresh folder under the system temp dir for one test (name and process id).
+///
+/// # Panics
+/// If it cannot be created.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ncodec-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// The progress a training run saved in `out/state.json`.
+///
+/// # Panics
+/// If it is missing or does not parse.
+pub fn train_state(out: &Path) -> ncodec::train::TrainState {
+    let bytes = std::fs::read(out.join("state.json")).expect("state.json");
+    serde_json::from_slice(&bytes).expect("state.json parses")
+}

@@ -271,7 +271,7 @@ fn factorized_files_decode_close_to_the_evaluation_pass() {
 /// export, reload through the model-folder loader, and resume to a later step.
 #[test]
 fn both_families_train_export_and_resume() {
-    let dir = std::env::temp_dir().join(format!("ncodec-train-test-{}", std::process::id()));
+    let dir = ncodec_tests::scratch_dir("train-test");
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     for (i, (w, h)) in [(96u32, 80u32), (70, 100)].into_iter().enumerate() {
@@ -317,23 +317,15 @@ fn both_families_train_export_and_resume() {
         );
         opts.steps = 3;
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
-        let state: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
-        assert_eq!(
-            (&state["step"], &state["optim_start"]),
-            (&3.into(), &0.into())
-        );
+        let state = ncodec_tests::train_state(&out);
+        assert_eq!((state.step, state.optim_start), (3, 0));
         // Weights without Adam's state (as when resuming from shipped weights): the
         // learning rate warms up again from there.
         std::fs::remove_file(out.join("optim.bpk")).unwrap();
         opts.steps = 4;
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
-        let state: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
-        assert_eq!(
-            (&state["step"], &state["optim_start"]),
-            (&4.into(), &3.into())
-        );
+        let state = ncodec_tests::train_state(&out);
+        assert_eq!((state.step, state.optim_start), (4, 3));
         let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
         assert!(log.lines().any(|l| l.contains(",val,1,")), "{log}");
     }

@@ -216,7 +216,7 @@ fn step_one_latc_files_still_decode() {
 /// checkpoints, export, reload through the model-folder loader, and resume.
 #[test]
 fn walloc_image_training_exports_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("ncodec-walloc-train-{}", std::process::id()));
+    let dir = ncodec_tests::scratch_dir("walloc-train");
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     for (i, (w, h)) in [(80u32, 72u32), (64, 96)].into_iter().enumerate() {
@@ -249,8 +249,7 @@ fn walloc_image_training_exports_and_resumes() {
     assert_eq!(back.dimensions(), (21, 13));
     opts.steps = 3;
     ncodec::train_walloc::train_walloc_image(&opts, &Device::flex()).unwrap();
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
-    assert_eq!(state["step"], 3);
+    let state = ncodec_tests::train_state(&out);
+    assert_eq!(state.step, 3);
     std::fs::remove_dir_all(&dir).ok();
 }

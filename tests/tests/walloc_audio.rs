@@ -288,7 +288,7 @@ fn a_stream_shorter_than_announced_is_an_error() {
 /// at another rate): export, reload as an audio model, code a clip, resume.
 #[test]
 fn walloc_audio_training_exports_and_resumes() {
-    let dir = std::env::temp_dir().join(format!("ncodec-audio-train-{}", std::process::id()));
+    let dir = ncodec_tests::scratch_dir("audio-train");
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(
@@ -329,8 +329,7 @@ fn walloc_audio_training_exports_and_resumes() {
     assert_eq!((back.format, back.frames()), (clip.format, 5000));
     opts.steps = 3;
     ncodec::train_walloc_audio::train_walloc_audio(&opts, &Device::flex()).unwrap();
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("state.json")).unwrap()).unwrap();
-    assert_eq!(state["step"], 3);
+    let state = ncodec_tests::train_state(&out);
+    assert_eq!(state.step, 3);
     std::fs::remove_dir_all(&dir).ok();
 }

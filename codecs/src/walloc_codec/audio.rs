@@ -360,7 +360,7 @@ impl WallocModel {
             format: lay.format,
             samples: vec![Vec::new(); usize::from(lay.format.channels)],
         };
-        self.decode_audio_stream(c, &mut out)?;
+        self.decode_layout(&lay, &mut out)?;
         Ok(out)
     }
 
@@ -383,7 +383,11 @@ impl WallocModel {
     /// Model mismatch, inconsistent headers, corrupt payloads, limits
     /// ([`MAX_STREAM_FRAMES`]), and the sink's errors.
     pub fn decode_audio_stream(&self, c: &Container, sink: &mut dyn AudioSink) -> Result<()> {
-        let lay = self.audio_layout(c, MAX_STREAM_FRAMES)?;
+        self.decode_layout(&self.audio_layout(c, MAX_STREAM_FRAMES)?, sink)
+    }
+
+    /// Decodes a checked audio file into `sink` (see [`WallocModel::decode_audio_stream`]).
+    fn decode_layout(&self, lay: &AudioLayout<'_>, sink: &mut dyn AudioSink) -> Result<()> {
         let rate = self.require_audio()?;
         let m = self.config.multiple();
         let (plan, groups, n) = (&lay.plan, &lay.groups, lay.n);
@@ -393,6 +397,11 @@ impl WallocModel {
         // Samples at the model's rate from `out_start` on, summed over chunks.
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); channels];
         let mut out_start = 0;
+        // The chunk weights sum to 1 at every sample; a stereo model fed one channel
+        // twice adds it twice: each channel is scaled by 1 / (times it is fed).
+        let scale: Vec<f32> = (0..channels)
+            .map(|c| 1.0 / groups.iter().flatten().filter(|&&g| g == c).count().max(1) as f32)
+            .collect();
         for (k, ch) in plan.iter().enumerate() {
             let end = (ch.start + ch.len).min(n);
             for o in &mut out {
@@ -417,12 +426,8 @@ impl WallocModel {
                 .map(|o| o.drain(..done - out_start).collect())
                 .collect();
             out_start = done;
-            // The chunk weights sum to 1 at every sample; a stereo model fed one channel
-            // twice added it twice: average.
-            for (c, o) in block.iter_mut().enumerate() {
-                let times = groups.iter().flatten().filter(|&&g| g == c).count();
-                if times > 1 {
-                    let inv = 1.0 / times as f32;
+            for (o, &inv) in block.iter_mut().zip(&scale) {
+                if inv != 1.0 {
                     o.iter_mut().for_each(|s| *s *= inv);
                 }
             }
