@@ -1079,11 +1079,17 @@ fn print_info(
         "digest:      {}",
         ncodec::container::hex(&h.model_digest)
     )?;
-    // WaLLoC image levels are quantisation steps.
-    let step = match ncodec::walloc_codec::image_step(h.quality) {
-        Ok(s) if info.sections.iter().any(|s| s.tag == "LATQ") => {
-            format!(" (quantisation step {s})")
-        }
+    // WaLLoC image levels are quantisation steps, and a residual's step above level 7.
+    let latq = info.sections.iter().any(|s| s.tag == "LATQ");
+    let step = match (
+        ncodec::walloc_codec::image_step(h.quality),
+        ncodec::walloc_codec::refinement(h.quality),
+    ) {
+        (Ok(s), Ok(Some(r))) if latq => format!(
+            " (quantisation step {s} of level {}, residual step {} in 8-bit units)",
+            r.base, r.step
+        ),
+        (Ok(s), _) if latq => format!(" (quantisation step {s})"),
         _ => String::new(),
     };
     writeln!(out, "quality:     {}{step}", h.quality)?;

@@ -313,7 +313,8 @@ fn audio_and_latents_with_the_shipped_walloc_models() {
         n2.as_os_str(),
     ]);
     assert_eq!(std::fs::read(&n1).unwrap(), std::fs::read(&n2).unwrap());
-    // Image latents with the WaLLoC image model, from the image and from its file.
+    // Image latents with the WaLLoC image model, from the image and from its file at
+    // the unit-step level (4), whose latents are the image's step-1 latents.
     let png = fixture("metrics_a.png");
     let incx = dir.join("i.ncx");
     run(&[
@@ -323,6 +324,8 @@ fn audio_and_latents_with_the_shipped_walloc_models() {
         incx.as_os_str(),
         "--model".as_ref(),
         "walloc-rgb-16x-r1".as_ref(),
+        "--quality".as_ref(),
+        "4".as_ref(),
     ]);
     let (n3, n4) = (dir.join("i1.npy"), dir.join("i2.npy"));
     run(&[

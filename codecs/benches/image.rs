@@ -10,7 +10,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ncodec::container::{Limits, MediaKind};
 use ncodec::registry;
-use ncodec::walloc_codec::DEFAULT_IMAGE_QUALITY;
+use ncodec::walloc_codec::{DEFAULT_IMAGE_QUALITY, UNIT_STEP_QUALITY};
 use ncodec_models::burn::prelude::Device;
 use std::hint::black_box;
 
@@ -83,6 +83,14 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("decode", |b| {
         b.iter(|| any.decode(black_box(&bytes), &Limits::default()).unwrap())
+    });
+    // The unit-step base level: latents alone, no residual (no synthesis in the encoder).
+    let (base, _) = any.encode(&img, UNIT_STEP_QUALITY).unwrap();
+    g.bench_function("encode_q4", |b| {
+        b.iter(|| any.encode(black_box(&img), UNIT_STEP_QUALITY).unwrap())
+    });
+    g.bench_function("decode_q4", |b| {
+        b.iter(|| any.decode(black_box(&base), &Limits::default()).unwrap())
     });
     // The two halves of decode: entropy decoding of the latents, and synthesis from them.
     let latents = wm.latents_of_file(&bytes, &Limits::default()).unwrap();

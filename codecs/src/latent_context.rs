@@ -30,17 +30,20 @@ const EDGES: [u32; 10] = [1, 2, 3, 5, 7, 10, 14, 20, 28, 40];
 pub const BUCKETS: usize = EDGES.len() + 1;
 /// Laplace scales in the grid.
 const SCALES: usize = 48;
+/// Tables in the shared Laplace scale grid.
+pub(crate) const GRID_SCALES: usize = SCALES;
 const SCALE_MIN: f64 = 0.08;
 const SCALE_MAX: f64 = 96.0;
 const TAIL_MASS: f64 = 1e-4;
 const HEADER: usize = 3 + BUCKETS;
 
-struct Grid {
-    tables: CdfTables,
-    each: Vec<CdfTable>,
+/// The fixed Laplace scale grid: all tables, and each one alone.
+pub(crate) struct Grid {
+    pub(crate) tables: CdfTables,
+    pub(crate) each: Vec<CdfTable>,
 }
 
-fn grid() -> &'static Grid {
+pub(crate) fn grid() -> &'static Grid {
     static GRID: OnceLock<Grid> = OnceLock::new();
     GRID.get_or_init(|| {
         let (a, b) = (SCALE_MIN.ln(), SCALE_MAX.ln());
@@ -94,7 +97,7 @@ fn context(mode: u8, median: i32, (a, b, c): (i32, i32, i32)) -> (i32, usize) {
 }
 
 /// Estimated bits of value `v` under table `t` (escapes approximately).
-fn bits(t: &CdfTable, v: i32) -> f64 {
+pub(crate) fn bits(t: &CdfTable, v: i32) -> f64 {
     let cdf = t.cdf();
     let esc = t.len() - 1;
     let d = i64::from(v) - i64::from(t.offset());

@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod npy;
 pub mod plot;
 pub mod registry;
+pub mod residual;
 pub mod train;
 pub mod train_walloc;
 pub mod train_walloc_audio;

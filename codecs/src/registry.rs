@@ -81,7 +81,7 @@ const EMBEDDED: &[Embedded] = &[
         entry: ModelEntry {
             id: "walloc-rgb-16x-r1",
             kind: MediaKind::Image,
-            description: "WaLLoC RGB 16x (J=3, 12 latents), context-coded latents, 8 quantisation-step levels; early training release, see its model card",
+            description: "WaLLoC RGB 16x (J=3, 12 latents), context-coded latents; levels 0–7 latents alone, 8–15 plus a wavelet residual; early training release, see its model card",
             min_quality: 0,
             max_quality: crate::walloc_codec::IMAGE_LEVELS - 1,
             default_quality: crate::walloc_codec::DEFAULT_IMAGE_QUALITY,

@@ -6,7 +6,10 @@ use image::RgbImage;
 use ncodec::Error;
 use ncodec::container::{Container, Limits};
 use ncodec::image_any::ImageCodec;
-use ncodec::walloc_codec::{DEFAULT_IMAGE_QUALITY, IMAGE_LEVELS, WallocModel, image_step};
+use ncodec::metrics::psnr_rgb;
+use ncodec::walloc_codec::{
+    BASE_LEVELS, IMAGE_LEVELS, UNIT_STEP_QUALITY, WallocModel, image_step, refinement,
+};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::tensor::Distribution;
 use ncodec_models::hyperprior::to_f32_vec;
@@ -71,7 +74,7 @@ fn round_trips_at_odd_sizes_and_latents_match_the_file() {
     let c = codec();
     for (w, h) in [(1, 1), (17, 9), (40, 33)] {
         let img = test_image(w, h);
-        let (bytes, stats) = c.encode_image(&img, 3, DEFAULT_IMAGE_QUALITY).unwrap();
+        let (bytes, stats) = c.encode_image(&img, 3, UNIT_STEP_QUALITY).unwrap();
         assert_eq!(stats.bytes, bytes.len());
         let direct = c.image_latents(&img).unwrap();
         assert_eq!(direct.height, (h as usize).div_ceil(4));
@@ -171,6 +174,11 @@ fn quality_levels_quantise_with_their_steps() {
         let step = image_step(q).unwrap();
         assert_eq!(l.step, step);
         assert_eq!(l, c.image_latents_at(&img, q).unwrap());
+        // Rates rise within the base levels and within the refinement levels (this
+        // untrained model's base levels are not comparable with its refinements).
+        if q == BASE_LEVELS {
+            last_bytes = 0;
+        }
         assert!(
             bytes.len() > last_bytes,
             "q{q}: {} bytes after {last_bytes}",
@@ -184,12 +192,67 @@ fn quality_levels_quantise_with_their_steps() {
         }
         assert_eq!(c.decode_image(&container).unwrap().dimensions(), (64, 48));
     }
-    assert_eq!(image_step(DEFAULT_IMAGE_QUALITY).unwrap(), 1.0);
+    assert_eq!(image_step(UNIT_STEP_QUALITY).unwrap(), 1.0);
     assert!(image_step(IMAGE_LEVELS).is_err());
     assert_eq!(
         c.image_latents(&img).unwrap(),
-        c.image_latents_at(&img, DEFAULT_IMAGE_QUALITY).unwrap()
+        c.image_latents_at(&img, UNIT_STEP_QUALITY).unwrap()
     );
+}
+
+/// The refinement levels code the wavelet residual left by the base latents: even with
+/// an untrained model, whose synthesis is nowhere near the image, each finer residual
+/// step costs more bytes and gives a higher PSNR, within the bound the step guarantees. The file holds the base level's latents and a `RESQ` section; a base-level
+/// file with a residual, or a refinement file without one, is refused.
+#[test]
+fn refinement_levels_code_the_wavelet_residual() {
+    let c = codec();
+    let img = test_image(37, 21);
+    let base = c.decode_image(
+        &Container::from_bytes(&c.encode_image(&img, 3, 0).unwrap().0, &Limits::default()).unwrap(),
+    );
+    let mut last = (0, psnr_rgb(&img, &base.unwrap()).unwrap());
+    assert!(last.1 < 20.0, "untrained base at {:.1} dB", last.1);
+    for q in BASE_LEVELS..IMAGE_LEVELS {
+        let r = refinement(q).unwrap().unwrap();
+        let (bytes, stats) = c.encode_image(&img, 3, q).unwrap();
+        let container = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+        let tags: Vec<_> = container.sections.iter().map(|s| s.tag).collect();
+        assert_eq!(tags, [*b"LATQ", *b"RESQ"]);
+        assert_eq!(
+            c.latents_of_container(&container).unwrap().0,
+            c.image_latents_at(&img, r.base).unwrap()
+        );
+        let out = c.decode_image(&container).unwrap();
+        assert_eq!(out.dimensions(), (37, 21));
+        let p = psnr_rgb(&img, &out).unwrap();
+        // Each coefficient's error is at most (1 − ROUNDING)·Δ = 2Δ/3 and the transforms
+        // are (nearly) orthonormal, so the mean squared error cannot exceed (2Δ/3)²
+        // (plus the 8-bit rounding, which clipping to 0..255 only reduces).
+        let bound = 20.0 * (255.0 / (2.0 * f64::from(r.step) / 3.0 + 0.5)).log10();
+        assert!(p > bound, "q{q}: {p:.2} dB, guaranteed {bound:.2}");
+        assert!(
+            bytes.len() > last.0 && p > last.1,
+            "q{q}: {} bytes at {p:.2} dB after {last:?}",
+            bytes.len()
+        );
+        assert!(stats.estimated_bits > 0.0);
+        last = (bytes.len(), p);
+    }
+    assert!(last.1 > 35.0, "finest refinement at {:.2} dB", last.1);
+    assert!(refinement(BASE_LEVELS - 1).unwrap().is_none());
+    assert!(refinement(IMAGE_LEVELS).is_err());
+
+    let (bytes, _) = c.encode_image(&img, 3, IMAGE_LEVELS - 1).unwrap();
+    let mut stripped = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    let resq = stripped.sections.pop().unwrap();
+    let err = c.decode_image(&stripped).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    let (bytes, _) = c.encode_image(&img, 3, 2).unwrap();
+    let mut extra = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    extra.sections.push(resq);
+    let err = c.decode_image(&extra).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
 }
 
 /// Files written before quality levels hold a step-1 `LATC` section and quality 0; they
@@ -198,7 +261,7 @@ fn quality_levels_quantise_with_their_steps() {
 fn step_one_latc_files_still_decode() {
     let c = codec();
     let img = test_image(40, 24);
-    let (bytes, _) = c.encode_image(&img, 3, DEFAULT_IMAGE_QUALITY).unwrap();
+    let (bytes, _) = c.encode_image(&img, 3, UNIT_STEP_QUALITY).unwrap();
     let mut old = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     let want = c.decode_image(&old).unwrap();
     old.sections[0].tag = *b"LATC";
@@ -244,7 +307,7 @@ fn walloc_image_training_exports_and_resumes() {
         ncodec::registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
     assert!(matches!(codec, ImageCodec::Walloc(_)));
     let img = test_image(21, 13);
-    let (bytes, _) = codec.encode(&img, DEFAULT_IMAGE_QUALITY).unwrap();
+    let (bytes, _) = codec.encode(&img, UNIT_STEP_QUALITY).unwrap();
     let back = codec.decode(&bytes, &Limits::default()).unwrap();
     assert_eq!(back.dimensions(), (21, 13));
     opts.steps = 3;
