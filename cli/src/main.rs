@@ -759,6 +759,14 @@ fn eval_image(a: EvalImageArgs) -> Result<(), CliError> {
             p.decode_seconds
         ))?;
     }
+    let off = ncodec::eval::off_frontier(&report.points);
+    if !off.is_empty() {
+        w(writeln!(
+            out,
+            "levels {off:?} lie below the rate–PSNR frontier (another level has more quality \
+             for no more bits); the BD metrics below leave them out"
+        ))?;
+    }
     let shown = [
         "jpeg420",
         "webp",

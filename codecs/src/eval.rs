@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::container::Limits;
 use crate::error::{Error, Result};
 use crate::image_any::ImageCodec;
-use crate::metrics::{bd_quality, bd_rate, bits_per_pixel, ms_ssim_rgb, psnr_rgb};
+use crate::metrics::{bd_quality, bd_rate, bits_per_pixel, ms_ssim_rgb, psnr_rgb, rd_frontier};
 
 /// Version of the JSON report schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -170,13 +170,17 @@ pub fn load_anchors(path: &Path) -> Result<Vec<Anchor>> {
     Ok(out)
 }
 
-/// BD metrics of `points` against each anchor.
+/// BD metrics of `points` against each anchor, over the frontier of `points`
+/// ([`rd_frontier`], per metric): levels that another level beats at no more bits are
+/// left out.
 pub fn bd_against(points: &[QualityPoint], anchors: &[Anchor]) -> Vec<BdResult> {
-    let ours_p: Vec<(f64, f64)> = points.iter().map(|p| (p.bpp, p.psnr)).collect();
-    let ours_m: Vec<(f64, f64)> = points
-        .iter()
-        .filter_map(|p| Some((p.bpp, p.ms_ssim?)))
-        .collect();
+    let ours_p = rd_frontier(&points.iter().map(|p| (p.bpp, p.psnr)).collect::<Vec<_>>());
+    let ours_m = rd_frontier(
+        &points
+            .iter()
+            .filter_map(|p| Some((p.bpp, p.ms_ssim?)))
+            .collect::<Vec<_>>(),
+    );
     anchors
         .iter()
         .map(|a| {
@@ -293,4 +297,15 @@ pub fn to_csv(r: &Report) -> String {
         ));
     }
     s
+}
+
+/// The quality levels of `points` off the PSNR frontier (see [`bd_against`]).
+pub fn off_frontier(points: &[QualityPoint]) -> Vec<u8> {
+    let curve: Vec<(f64, f64)> = points.iter().map(|p| (p.bpp, p.psnr)).collect();
+    let front = rd_frontier(&curve);
+    points
+        .iter()
+        .filter(|p| !front.contains(&(p.bpp, p.psnr)))
+        .map(|p| p.quality)
+        .collect()
 }

@@ -333,3 +333,20 @@ pub fn bd_quality(reference: &[(f64, f64)], test: &[(f64, f64)]) -> Option<f64> 
     }
     Some((Pchip::new(tr, tq).integrate(lo, hi) - Pchip::new(rr, rq).integrate(lo, hi)) / (hi - lo))
 }
+
+/// The points of a rate–quality curve that no other point dominates (another point with
+/// no more bits and no less quality, better in one of them), in their original order.
+/// A codec's levels need not all lie on its frontier (WaLLoC's base levels 4–7 are
+/// beaten by refinement level 8 at a lower rate), and Bjøntegaard metrics assume a
+/// monotone curve, so [`crate::eval::bd_against`] integrates this frontier.
+pub fn rd_frontier(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .copied()
+        .filter(|&(r, q)| {
+            !points
+                .iter()
+                .any(|&(r2, q2)| r2 <= r && q2 >= q && (r2 < r || q2 > q))
+        })
+        .collect()
+}

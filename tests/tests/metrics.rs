@@ -1,7 +1,7 @@
 //! Metrics and BD-rate against values produced by the Python references
 //! (`tests/fixtures/make_metric_fixtures.py` runs `rdmetrics.py` and `bdrate.py`).
 
-use ncodec::metrics::{bd_quality, bd_rate, ms_ssim_rgb, psnr_rgb};
+use ncodec::metrics::{bd_quality, bd_rate, ms_ssim_rgb, psnr_rgb, rd_frontier};
 use serde_json::Value;
 
 fn load(name: &str) -> image::RgbImage {
@@ -82,4 +82,31 @@ fn bd_rate_matches_bdrate_py() {
         bd_rate(&[(0.1, 20.0), (0.2, 21.0)], &[(1.0, 40.0), (2.0, 41.0)]),
         None
     );
+}
+
+/// The frontier drops exactly the dominated points (more bits for no more quality), keeps
+/// order and ties that are not dominated, and so removes a dip from a BD curve.
+#[test]
+fn rd_frontier_drops_dominated_levels() {
+    let pts = [
+        (0.1, 24.0),
+        (0.2, 26.0),
+        (0.35, 27.0), // beaten by (0.3, 28.0)
+        (0.5, 27.5),  // beaten by (0.3, 28.0)
+        (0.3, 28.0),
+        (0.6, 30.0),
+        (0.6, 30.0), // an equal point does not dominate
+        (0.7, 29.0), // beaten by (0.6, 30.0)
+    ];
+    assert_eq!(
+        rd_frontier(&pts),
+        [
+            (0.1, 24.0),
+            (0.2, 26.0),
+            (0.3, 28.0),
+            (0.6, 30.0),
+            (0.6, 30.0)
+        ]
+    );
+    assert!(rd_frontier(&[]).is_empty());
 }
