@@ -75,11 +75,40 @@ pub fn colour_transform(planes: &mut [f32], per: usize, inverse: bool) {
     assert_eq!(planes.len(), 3 * per, "colour_transform: size");
     let (r, rest) = planes.split_at_mut(per);
     let (g, b) = rest.split_at_mut(per);
-    let m = |i: usize, j: usize| if inverse { COLOUR[j][i] } else { COLOUR[i][j] };
     for ((x, y), z) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-        let v = [*x, *y, *z];
-        let o = |i| m(i, 0) * v[0] + m(i, 1) * v[1] + m(i, 2) * v[2];
-        (*x, *y, *z) = (o(0), o(1), o(2));
+        [*x, *y, *z] = colour(&[*x, *y, *z], inverse);
+    }
+}
+
+/// [`COLOUR`] (or its transpose) applied to one triple.
+#[inline]
+fn colour(v: &[f32; 3], inverse: bool) -> [f32; 3] {
+    let m = |i: usize, j: usize| if inverse { COLOUR[j][i] } else { COLOUR[i][j] };
+    let o = |i| m(i, 0) * v[0] + m(i, 1) * v[1] + m(i, 2) * v[2];
+    [o(0), o(1), o(2)]
+}
+
+/// Adds the residual `values` (colour-major integers, as [`decode_residual`] returns)
+/// to the synthesised coefficients `coeffs` of the same layout: dequantised at `step`,
+/// turned back by the inverse colour transform. Equal to [`dequantise`], then
+/// [`colour_transform`] with `inverse`, then an addition, without their buffers.
+///
+/// # Panics
+/// If the two lengths differ or are not a multiple of 3.
+pub fn add_residual(coeffs: &mut [f32], values: &[i32], step: f32) {
+    assert!(
+        coeffs.len() == values.len() && values.len().is_multiple_of(3),
+        "add_residual: size"
+    );
+    let per = values.len() / 3;
+    let (r, rest) = coeffs.split_at_mut(per);
+    let (g, b) = rest.split_at_mut(per);
+    for (pos, ((x, y), z)) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()).enumerate() {
+        let v = [0, 1, 2].map(|c| dequantise_one(values[c * per + pos], step));
+        let d = colour(&v, true);
+        *x += d[0];
+        *y += d[1];
+        *z += d[2];
     }
 }
 
@@ -96,13 +125,15 @@ pub fn quantise(values: &[f32], step: f32) -> Vec<i32> {
 
 /// The reconstruction of [`quantise`]'s integers.
 pub fn dequantise(values: &[i32], step: f32) -> Vec<f32> {
-    values
-        .iter()
-        .map(|&q| match q {
-            0 => 0.0,
-            _ => q.signum() as f32 * (q.unsigned_abs() as f32 - RECON_OFFSET) * step,
-        })
-        .collect()
+    values.iter().map(|&q| dequantise_one(q, step)).collect()
+}
+
+#[inline]
+fn dequantise_one(q: i32, step: f32) -> f32 {
+    match q {
+        0 => 0.0,
+        _ => q.signum() as f32 * (q.unsigned_abs() as f32 - RECON_OFFSET) * step,
+    }
 }
 
 /// Context bucket of position `(i, j)` of `plane` (`w` wide, rows above decoded), with
@@ -627,6 +658,18 @@ mod tests {
         assert!(changed > 0 && some != all);
         assert!(est(&some) < est(&v) && est(&all) < est(&some));
         assert!(prune(&mut some, &scaled[1..], bands, h, w, 0.1).is_err());
+    }
+
+    #[test]
+    fn add_residual_equals_its_three_steps() {
+        let q: Vec<i32> = (0..15).map(|i| (i * 7 % 11) - 5).collect();
+        let base: Vec<f32> = (0..15).map(|i| (i as f32 * 0.3).cos()).collect();
+        let mut want = dequantise(&q, 0.2);
+        colour_transform(&mut want, 5, true);
+        let want: Vec<f32> = base.iter().zip(&want).map(|(a, b)| a + b).collect();
+        let mut got = base.clone();
+        add_residual(&mut got, &q, 0.2);
+        assert_eq!(got, want);
     }
 
     #[test]

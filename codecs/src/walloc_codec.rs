@@ -37,7 +37,7 @@ use crate::image_codec::{
 };
 use crate::latent_context::{decode_planes, encode_planes};
 use crate::residual::{
-    colour_transform, decode_residual, dequantise, encode_residual, prune, quantise,
+    add_residual, colour_transform, decode_residual, encode_residual, prune, quantise,
 };
 
 /// Independent entropy streams for the latents.
@@ -465,25 +465,32 @@ impl WallocModel {
         quality: u8,
     ) -> Result<(Vec<u8>, EncodeStats)> {
         let refine = refinement(quality)?;
-        let (xw, lh, lw) = self.wavelets(img)?;
-        let l = self.quantise_latents(&xw, lh, lw, image_step(quality)?);
+        let l = {
+            let (xw, lh, lw) = self.wavelets(img)?;
+            self.quantise_latents(&xw, lh, lw, image_step(quality)?)
+        };
+        let (lh, lw) = (l.height, l.width);
         let (data, mut est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
         let mut sections = vec![Section {
             tag: *b"LATQ",
             data,
         }];
         if let Some(r) = refine {
-            let mut res: Vec<f32> = xw
-                .iter()
-                .zip(self.synthesise(&l))
-                .map(|(x, s)| x - s)
-                .collect();
+            // The image's coefficients are computed again rather than kept through the
+            // synthesis, whose activations are the peak of memory for large images.
+            let mut res = self.synthesise(&l);
+            for (s, x) in res.iter_mut().zip(self.wavelets(img)?.0) {
+                *s = x - *s;
+            }
             let per = res.len() / 3;
             colour_transform(&mut res, per, false);
             let mut q = quantise(&res, r.step / 255.0);
             let bands = self.config.wavelet_channels() / 3;
-            let scaled: Vec<f32> = res.iter().map(|v| v * 255.0 / r.step).collect();
-            prune(&mut q, &scaled, bands, lh, lw, PRUNE_LAMBDA)?;
+            for v in &mut res {
+                *v = *v * 255.0 / r.step;
+            }
+            prune(&mut q, &res, bands, lh, lw, PRUNE_LAMBDA)?;
+            drop(res);
             let (data, bits) = encode_residual(&q, bands, lh, lw)?;
             est += bits;
             sections.push(Section {
@@ -597,13 +604,12 @@ impl WallocModel {
             return self.image_from_latents(&l, w, h);
         };
         let bands = self.config.wavelet_channels() / 3;
-        let q = decode_residual(c.section(b"RESQ")?, bands, l.height, l.width)?;
-        let mut res = dequantise(&q, r.step / 255.0);
-        colour_transform(&mut res, q.len() / 3, true);
+        // Synthesis first: its activations are the peak of memory, and the residual's
+        // integers need not be alive then.
         let mut xw = self.synthesise(&l);
-        for (x, d) in xw.iter_mut().zip(&res) {
-            *x += d;
-        }
+        let q = decode_residual(c.section(b"RESQ")?, bands, l.height, l.width)?;
+        add_residual(&mut xw, &q, r.step / 255.0);
+        drop(q);
         Ok(self.pixels(&xw, &l, w, h))
     }
 }
