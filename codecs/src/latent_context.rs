@@ -18,6 +18,7 @@
 //! Payload: per channel `mode u8, median i16 LE, BUCKETS × scale index u8`, then one
 //! entropy-coded stream of all residuals, channel after channel.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use ncodec_entropy::{CdfTable, CdfTables, SequentialDecoder, encode, laplace_tables};
@@ -110,6 +111,15 @@ pub(crate) fn bits(t: &CdfTable, v: i32) -> f64 {
     }
 }
 
+/// The bits each table of the grid spends on a histogram (value → count).
+pub(crate) fn grid_costs(hist: &BTreeMap<i32, u32>) -> [f64; GRID_SCALES] {
+    let mut c = [0.0; GRID_SCALES];
+    for (cs, t) in c.iter_mut().zip(&grid().each) {
+        *cs = hist.iter().map(|(&v, &n)| f64::from(n) * bits(t, v)).sum();
+    }
+    c
+}
+
 /// An encoder's choice for one channel: cost, mode, residuals, buckets, scales.
 type Choice = (f64, u8, Vec<i32>, Vec<usize>, [u8; BUCKETS]);
 
@@ -159,8 +169,7 @@ pub fn encode_planes(
         for mode in [0u8, 1] {
             let (r, q) = residuals(y, h, w, mode, median);
             // Histogram per bucket, then the cheapest scale per bucket.
-            let mut hist: Vec<std::collections::BTreeMap<i32, u32>> =
-                vec![Default::default(); BUCKETS];
+            let mut hist: Vec<BTreeMap<i32, u32>> = vec![Default::default(); BUCKETS];
             for (&v, &k) in r.iter().zip(&q) {
                 *hist[k].entry(v).or_default() += 1;
             }
@@ -170,18 +179,9 @@ pub fn encode_planes(
                 if hk.is_empty() {
                     continue;
                 }
-                let (s, cost) = g
-                    .each
-                    .iter()
+                let (s, cost) = grid_costs(hk)
+                    .into_iter()
                     .enumerate()
-                    .map(|(s, t)| {
-                        (
-                            s,
-                            hk.iter()
-                                .map(|(&v, &n)| f64::from(n) * bits(t, v))
-                                .sum::<f64>(),
-                        )
-                    })
                     .min_by(|x, y| x.1.total_cmp(&y.1))
                     .expect("grid is not empty");
                 scales[k] = s as u8;

@@ -37,7 +37,9 @@
 use ncodec_entropy::{SequentialDecoder, encode};
 
 use crate::error::{Error, Result};
-use crate::latent_context::{GRID_SCALES, bits, grid};
+use std::collections::BTreeMap;
+
+use crate::latent_context::{GRID_SCALES, bits, grid, grid_costs};
 
 /// The orthonormal colour transform applied to the residual (rows: luma, red − blue,
 /// green against red and blue).
@@ -214,23 +216,14 @@ impl Sides {
 
 /// Per bucket, the bits each grid table would spend on one plane: `[BUCKETS][SCALES]`.
 fn plane_costs(plane: &[i32], side: &[u32], h: usize, w: usize) -> Vec<[f64; GRID_SCALES]> {
-    let mut hist: Vec<std::collections::HashMap<i32, u32>> = vec![Default::default(); BUCKETS];
+    let mut hist: Vec<BTreeMap<i32, u32>> = vec![BTreeMap::new(); BUCKETS];
     for i in 0..h {
         for j in 0..w {
             let k = bucket(plane, side, w, i, j);
             *hist[k].entry(plane[i * w + j]).or_default() += 1;
         }
     }
-    let g = grid();
-    hist.iter()
-        .map(|hk| {
-            let mut c = [0.0; GRID_SCALES];
-            for (s, t) in g.each.iter().enumerate() {
-                c[s] = hk.iter().map(|(&v, &n)| f64::from(n) * bits(t, v)).sum();
-            }
-            c
-        })
-        .collect()
+    hist.iter().map(grid_costs).collect()
 }
 
 /// The best scale per bucket for a set of planes' costs, and their total.
@@ -312,10 +305,9 @@ fn check(len: usize, bands: usize, per: usize) -> Result<()> {
     Ok(())
 }
 
-/// The encoder's choices for a set of planes: side activities, the non-empty planes,
-/// their classes, the classes' scales, and the ideal bits of the values.
+/// The encoder's choices for a set of planes: the non-empty planes, their classes, the
+/// classes' scales, and the ideal bits of the values.
 struct Plan {
-    side: Vec<Vec<u32>>,
     live: Vec<usize>,
     class: Vec<usize>,
     scales: Vec<[u8; BUCKETS]>,
@@ -326,23 +318,18 @@ struct Plan {
 fn plan(values: &[i32], bands: usize, h: usize, w: usize) -> Plan {
     let per = h * w;
     let planes: Vec<&[i32]> = values.chunks_exact(per).collect();
-    let mut sides = Sides::new(bands, per);
-    let side: Vec<Vec<u32>> = planes
-        .iter()
-        .enumerate()
-        .map(|(p, plane)| {
-            let s = sides.of(values, p);
-            sides.add(plane, p);
-            s
-        })
-        .collect();
     let live: Vec<usize> = (0..planes.len())
         .filter(|&p| planes[p].iter().any(|&v| v != 0))
         .collect();
-    let costs: Vec<Vec<[f64; GRID_SCALES]>> = live
-        .iter()
-        .map(|&p| plane_costs(planes[p], &side[p], h, w))
-        .collect();
+    // Side activities one plane at a time, in coding order, as the decoder derives them.
+    let mut sides = Sides::new(bands, per);
+    let mut costs: Vec<Vec<[f64; GRID_SCALES]>> = Vec::with_capacity(live.len());
+    for (p, plane) in planes.iter().enumerate() {
+        if live.binary_search(&p).is_ok() {
+            costs.push(plane_costs(plane, &sides.of(values, p), h, w));
+        }
+        sides.add(plane, p);
+    }
     let key: Vec<f64> = live
         .iter()
         .map(|&p| {
@@ -368,7 +355,6 @@ fn plan(values: &[i32], bands: usize, h: usize, w: usize) -> Plan {
     }
     let (class, scales, estimate) = chosen;
     Plan {
-        side,
         live,
         class,
         scales,
@@ -460,7 +446,6 @@ pub fn encode_residual(values: &[i32], bands: usize, h: usize, w: usize) -> Resu
     }
     let planes: Vec<&[i32]> = values.chunks_exact(per).collect();
     let Plan {
-        side,
         live,
         class,
         scales,
@@ -478,14 +463,19 @@ pub fn encode_residual(values: &[i32], bands: usize, h: usize, w: usize) -> Resu
     }
     let mut symbols = Vec::new();
     let mut indexes = Vec::new();
-    for &p in &live {
-        let s = &scales[usize::from(plane_class[p])];
-        for i in 0..h {
-            for j in 0..w {
-                symbols.push(planes[p][i * w + j]);
-                indexes.push(u16::from(s[bucket(planes[p], &side[p], w, i, j)]));
+    let mut sides = Sides::new(bands, per);
+    for (p, plane) in planes.iter().enumerate() {
+        if plane_class[p] != EMPTY {
+            let s = &scales[usize::from(plane_class[p])];
+            let side = sides.of(values, p);
+            for i in 0..h {
+                for j in 0..w {
+                    symbols.push(plane[i * w + j]);
+                    indexes.push(u16::from(s[bucket(plane, &side, w, i, j)]));
+                }
             }
         }
+        sides.add(plane, p);
     }
     if !symbols.is_empty() {
         out.extend(encode(&grid().tables, &symbols, &indexes, 1)?);

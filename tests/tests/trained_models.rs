@@ -211,9 +211,9 @@ fn rate_distortion_stays_in_range() {
         // refinement levels start: level 8 codes base level 3 plus a residual, and is
         // both better and (on photos) cheaper than level 7.
         let multi = points.len() > 1;
-        let restart = (m.id.starts_with("walloc-")).then_some(usize::from(
-            ncodec::walloc_codec::BASE_LEVELS - m.min_quality,
-        ));
+        let restart = matches!(model, ncodec::image_any::ImageCodec::Walloc(_)).then_some(
+            usize::from(ncodec::walloc_codec::BASE_LEVELS - m.min_quality),
+        );
         assert!(
             points
                 .windows(2)
