@@ -82,6 +82,19 @@ enum Command {
         #[arg(long)]
         model_dir: Option<PathBuf>,
     },
+    /// Compare decoded images or WAV files with a reference: PSNR and MS-SSIM for
+    /// images, SNR for audio, and how many samples differ and by how much at most
+    /// (e.g. the same file decoded on two devices).
+    Compare {
+        /// The reference image (PNG/JPEG) or WAV file.
+        reference: PathBuf,
+        /// Files to compare with it, of the same kind and size.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Download or check datasets.
     #[command(subcommand)]
     Datasets(DatasetsCommand),
@@ -803,6 +816,71 @@ fn eval_image(a: EvalImageArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// One file's comparison with the reference, as `ncodec compare --json` prints it.
+#[derive(serde::Serialize)]
+struct Comparison {
+    file: String,
+    /// PSNR in dB (images; `null` when identical).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    psnr: Option<f64>,
+    /// MS-SSIM (images with both sides over 160 pixels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms_ssim: Option<f64>,
+    /// SNR in dB (audio; `null` when identical).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snr: Option<f64>,
+    #[serde(flatten)]
+    diff: ncodec::metrics::SampleDiff,
+}
+
+/// `ncodec compare`: metrics of each file against the reference.
+fn compare(reference: &PathBuf, files: &[PathBuf]) -> Result<Vec<Comparison>, CliError> {
+    use ncodec::metrics;
+    let limits = Limits::default();
+    let read = |p: &PathBuf| read_input(p, limits.max_file_bytes);
+    let name = |p: &PathBuf| p.display().to_string();
+    let failed = |p: &PathBuf| {
+        ctx(format!(
+            "cannot compare {} with {}",
+            name(p),
+            name(reference)
+        ))
+    };
+    let ref_bytes = read(reference)?;
+    let mut out = Vec::new();
+    if ncodec::audio_io::is_wav(&ref_bytes) {
+        let wav = |b: &[u8], p: &PathBuf| {
+            ncodec::audio_io::read_wav(b, limits.max_file_bytes)
+                .map_err(ctx(format!("cannot read WAV {}", name(p))))
+        };
+        let a = wav(&ref_bytes, reference)?;
+        for f in files {
+            let b = wav(&read(f)?, f)?;
+            let snr = metrics::snr_audio(&a, &b).map_err(failed(f))?;
+            out.push(Comparison {
+                file: name(f),
+                psnr: None,
+                ms_ssim: None,
+                snr: Some(snr),
+                diff: metrics::sample_diff_audio(&a, &b).map_err(failed(f))?,
+            });
+        }
+    } else {
+        let (a, _) = image_input(&ref_bytes, &name(reference), &limits)?;
+        for f in files {
+            let (b, _) = image_input(&read(f)?, &name(f), &limits)?;
+            out.push(Comparison {
+                file: name(f),
+                psnr: Some(metrics::psnr_rgb(&a, &b).map_err(failed(f))?),
+                ms_ssim: metrics::ms_ssim_rgb(&a, &b).ok(),
+                snr: None,
+                diff: metrics::sample_diff_rgb(&a, &b).map_err(failed(f))?,
+            });
+        }
+    }
+    Ok(out)
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     let w = |r: std::io::Result<()>| r.map_err(ctx("cannot write to stdout"));
@@ -817,6 +895,43 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 w(writeln!(out, "{s}"))?;
             } else {
                 w(print_info(&mut out, &file, &info))?;
+            }
+        }
+        Command::Compare {
+            reference,
+            files,
+            json,
+        } => {
+            let results = compare(&reference, &files)?;
+            if json {
+                let s =
+                    serde_json::to_string_pretty(&results).map_err(ctx("cannot format JSON"))?;
+                w(writeln!(out, "{s}"))?;
+            }
+            for r in results.iter().filter(|_| !json) {
+                let db = |v: f64| {
+                    if v.is_finite() {
+                        format!("{v:.3} dB")
+                    } else {
+                        "identical".to_string()
+                    }
+                };
+                let mut line = format!("{}:", r.file);
+                if let Some(p) = r.psnr {
+                    line += &format!(" PSNR {}", db(p));
+                }
+                if let Some(m) = r.ms_ssim {
+                    line += &format!(", MS-SSIM {m:.5}");
+                }
+                if let Some(s) = r.snr {
+                    line += &format!(" SNR {}", db(s));
+                }
+                let d = &r.diff;
+                line += &format!(
+                    ", {} of {} samples differ, by at most {}",
+                    d.differing, d.samples, d.max_abs
+                );
+                w(writeln!(out, "{line}"))?;
             }
         }
         Command::Models { json } => {

@@ -360,3 +360,56 @@ fn audio_and_latents_with_the_shipped_walloc_models() {
     assert_eq!(out.status.code(), Some(1));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn compare_reports_metrics_and_refuses_mismatches() {
+    let run = |args: &[std::path::PathBuf]| ncodec().arg("compare").args(args).output().unwrap();
+    let a = fixture("metrics_a.png");
+    let out = run(&[
+        "--json".into(),
+        a.clone(),
+        fixture("metrics_b_noise.png"),
+        a.clone(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The PSNR and MS-SSIM that rdmetrics.py computed for this pair.
+    assert!((v[0]["psnr"].as_f64().unwrap() - 32.599052).abs() < 1e-4);
+    assert!((v[0]["ms_ssim"].as_f64().unwrap() - 0.986388).abs() < 1e-5);
+    assert!(v[0]["differing"].as_u64().unwrap() > 0);
+    assert_eq!(v[0]["samples"], 200 * 176 * 3);
+    // Identical: PSNR is infinite (null in JSON), nothing differs.
+    assert!(v[1]["psnr"].is_null());
+    assert_eq!(v[1]["differing"], 0);
+    let text = String::from_utf8(run(&[a.clone(), a.clone()]).stdout).unwrap();
+    assert!(
+        text.contains("PSNR identical, MS-SSIM 1.00000, 0 of 105600"),
+        "{text}"
+    );
+
+    let wav = fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav");
+    let out = run(&["--json".into(), wav.clone(), wav.clone()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v[0]["snr"].is_null() && v[0]["psnr"].is_null());
+    assert_eq!(v[0]["differing"], 0);
+
+    // Other sizes and other media are refused with a non-zero exit.
+    let dir = tmpdir("compare");
+    let small = dir.join("small.png");
+    image::RgbImage::new(17, 9).save(&small).unwrap();
+    for bad in [
+        vec![a.clone(), small],
+        vec![wav.clone(), a.clone()],
+        vec![a.clone(), wav],
+        vec![a.clone(), fixture("no-such-file.png")],
+    ] {
+        let out = run(&bad);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

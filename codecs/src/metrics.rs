@@ -11,6 +11,7 @@
 //!   at scale 5, each clamped at 0, 2×2 average pooling (zero-padding odd sides), per
 //!   channel then averaged.
 //! - bits per pixel from the real bytes of a file (header included).
+//! - audio SNR over all channels, `10·log10(Σ ref² / Σ (ref − decoded)²)`.
 //!
 //! BD-rate follows `shared/anchors/image/bdrate.py`: log10-rate as a function of quality,
 //! piecewise cubic Hermite (PCHIP) interpolation integrated exactly over the overlapping
@@ -18,6 +19,7 @@
 
 use image::RgbImage;
 
+use crate::audio_io::Audio;
 use crate::error::{Error, Result};
 
 /// Bits per pixel of a file of `bytes` bytes for a `width × height` image.
@@ -65,6 +67,93 @@ pub fn psnr_rgb(a: &RgbImage, b: &RgbImage) -> Result<f64> {
     } else {
         10.0 * (255.0 * 255.0 / m).log10()
     })
+}
+
+/// How two signals differ sample by sample.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SampleDiff {
+    /// Samples compared.
+    pub samples: u64,
+    /// Samples whose values differ.
+    pub differing: u64,
+    /// The largest absolute difference, in the signal's units (0–255 for 8-bit images,
+    /// [−1, 1] for audio).
+    pub max_abs: f64,
+}
+
+/// Which samples of two RGB images differ, and by how much at most.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the sizes differ.
+pub fn sample_diff_rgb(a: &RgbImage, b: &RgbImage) -> Result<SampleDiff> {
+    check_same(a, b)?;
+    let mut d = SampleDiff {
+        samples: a.as_raw().len() as u64,
+        differing: 0,
+        max_abs: 0.0,
+    };
+    for (&x, &y) in a.as_raw().iter().zip(b.as_raw()) {
+        if x != y {
+            d.differing += 1;
+            d.max_abs = d.max_abs.max(f64::from(x.abs_diff(y)));
+        }
+    }
+    Ok(d)
+}
+
+fn check_same_audio(reference: &Audio, decoded: &Audio) -> Result<()> {
+    let shape = |a: &Audio| (a.samples.len(), a.frames());
+    if shape(reference) != shape(decoded) {
+        return Err(Error::InvalidArgument(format!(
+            "clips differ in (channels, frames): {:?} vs {:?}",
+            shape(reference),
+            shape(decoded)
+        )));
+    }
+    Ok(())
+}
+
+/// SNR in dB of a decoded clip against its reference, over all channels:
+/// `10·log10(Σ ref² / Σ (ref − decoded)²)` (infinite for identical clips).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the channel counts or lengths differ.
+pub fn snr_audio(reference: &Audio, decoded: &Audio) -> Result<f64> {
+    check_same_audio(reference, decoded)?;
+    let (mut s, mut e) = (0f64, 0f64);
+    for (x, y) in reference.samples.iter().zip(&decoded.samples) {
+        for (&x, &y) in x.iter().zip(y) {
+            s += f64::from(x).powi(2);
+            e += (f64::from(x) - f64::from(y)).powi(2);
+        }
+    }
+    Ok(if e == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (s / e).log10()
+    })
+}
+
+/// Which samples of two clips differ, and by how much at most (in [−1, 1] units).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if the channel counts or lengths differ.
+pub fn sample_diff_audio(a: &Audio, b: &Audio) -> Result<SampleDiff> {
+    check_same_audio(a, b)?;
+    let mut d = SampleDiff {
+        samples: (a.samples.len() * a.frames()) as u64,
+        differing: 0,
+        max_abs: 0.0,
+    };
+    for (x, y) in a.samples.iter().zip(&b.samples) {
+        for (&x, &y) in x.iter().zip(y) {
+            if x != y {
+                d.differing += 1;
+                d.max_abs = d.max_abs.max((f64::from(x) - f64::from(y)).abs());
+            }
+        }
+    }
+    Ok(d)
 }
 
 const MSSSIM_WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];

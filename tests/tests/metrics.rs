@@ -1,7 +1,11 @@
 //! Metrics and BD-rate against values produced by the Python references
 //! (`tests/fixtures/make_metric_fixtures.py` runs `rdmetrics.py` and `bdrate.py`).
 
-use ncodec::metrics::{bd_quality, bd_rate, ms_ssim_rgb, psnr_rgb, rd_frontier};
+use ncodec::audio_io::{Audio, WavFormat};
+use ncodec::metrics::{
+    bd_quality, bd_rate, ms_ssim_rgb, psnr_rgb, rd_frontier, sample_diff_audio, sample_diff_rgb,
+    snr_audio,
+};
 use serde_json::Value;
 
 fn load(name: &str) -> image::RgbImage {
@@ -109,4 +113,44 @@ fn rd_frontier_drops_dominated_levels() {
         ]
     );
     assert!(rd_frontier(&[]).is_empty());
+}
+
+#[test]
+fn sample_differences_count_and_bound() {
+    let a = image::RgbImage::from_fn(5, 4, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let mut b = a.clone();
+    b.put_pixel(1, 2, image::Rgb([1, 5, 7])); // green 2 → 5
+    b.put_pixel(4, 0, image::Rgb([6, 0, 7])); // red 4 → 6
+    let d = sample_diff_rgb(&a, &b).unwrap();
+    assert_eq!((d.samples, d.differing, d.max_abs), (60, 2, 3.0));
+    assert_eq!(sample_diff_rgb(&a, &a).unwrap().differing, 0);
+    assert!(sample_diff_rgb(&a, &image::RgbImage::new(4, 5)).is_err());
+}
+
+#[test]
+fn audio_snr_and_differences() {
+    let clip = |ch: Vec<Vec<f32>>| Audio {
+        format: WavFormat {
+            sample_rate: 16_000,
+            channels: ch.len() as u16,
+            bits_per_sample: 16,
+            float: false,
+        },
+        samples: ch,
+    };
+    let a = clip(vec![vec![0.5, -0.5, 0.5, -0.5], vec![0.5; 4]]);
+    // Error energy 0.05² + 0.1² = 0.0125 against signal energy 8 × 0.25 = 2.
+    let b = clip(vec![vec![0.55, -0.5, 0.5, -0.5], vec![0.5, 0.5, 0.4, 0.5]]);
+    let snr = snr_audio(&a, &b).unwrap();
+    assert!(
+        (snr - 10.0 * (2.0f64 / 0.0125).log10()).abs() < 1e-4,
+        "{snr}"
+    );
+    assert_eq!(snr_audio(&a, &a).unwrap(), f64::INFINITY);
+    let d = sample_diff_audio(&a, &b).unwrap();
+    assert_eq!((d.samples, d.differing), (8, 2));
+    assert!((d.max_abs - 0.1).abs() < 1e-6);
+    // Other lengths or channel counts are refused.
+    assert!(snr_audio(&a, &clip(vec![vec![0.5; 4]])).is_err());
+    assert!(sample_diff_audio(&a, &clip(vec![vec![0.5; 3], vec![0.5; 3]])).is_err());
 }

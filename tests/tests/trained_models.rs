@@ -44,15 +44,9 @@ fn fixture_speech() -> Audio {
     read_wav(&std::fs::read(p).unwrap(), 1 << 24).unwrap()
 }
 
+/// SNR in dB of `b` against the reference `a` (same channels and length).
 fn snr(a: &Audio, b: &Audio) -> f64 {
-    let (mut s, mut e) = (0f64, 0f64);
-    for (x, y) in a.samples.iter().zip(&b.samples) {
-        for (&x, &y) in x.iter().zip(y) {
-            s += f64::from(x).powi(2);
-            e += f64::from(x - y).powi(2);
-        }
-    }
-    10.0 * (s / e.max(1e-30)).log10()
+    ncodec::metrics::snr_audio(a, b).unwrap()
 }
 
 /// Audio models: a stored file decodes to the stored WAV, and the fixture's rate and SNR
