@@ -454,11 +454,13 @@ fn load_model(
 }
 
 /// Decodes an input image within the pixel limit and prepares it for coding: 8-bit RGB
-/// and the channel count to restore on decode.
+/// and the channel count to restore on decode. `verb` (`encode`, `compare`, ...) names
+/// what failed in the error.
 fn image_input(
     bytes: &[u8],
     name: &str,
     limits: &Limits,
+    verb: &str,
 ) -> Result<(image::RgbImage, u8), CliError> {
     let img = image::load_from_memory(bytes).map_err(ctx(format!("cannot decode image {name}")))?;
     let (w, h) = (u64::from(img.width()), u64::from(img.height()));
@@ -472,7 +474,7 @@ fn image_input(
             }),
         });
     }
-    ncodec::image_codec::prepare_input(&img).map_err(ctx(format!("cannot encode {name}")))
+    ncodec::image_codec::prepare_input(&img).map_err(ctx(format!("cannot {verb} {name}")))
 }
 
 /// Resolves `--model-dir` / a model id / the default audio model.
@@ -675,7 +677,7 @@ fn latents(
                 .0
         }
         None => {
-            let (rgb, _) = image_input(&bytes, &name, &limits)?;
+            let (rgb, _) = image_input(&bytes, &name, &limits, "encode")?;
             wm.image_latents(&rgb)
                 .map_err(ctx(format!("cannot encode {name}")))?
         }
@@ -866,9 +868,9 @@ fn compare(reference: &PathBuf, files: &[PathBuf]) -> Result<Vec<Comparison>, Cl
             });
         }
     } else {
-        let (a, _) = image_input(&ref_bytes, &name(reference), &limits)?;
+        let (a, _) = image_input(&ref_bytes, &name(reference), &limits, "compare")?;
         for f in files {
-            let (b, _) = image_input(&read(f)?, &name(f), &limits)?;
+            let (b, _) = image_input(&read(f)?, &name(f), &limits, "compare")?;
             out.push(Comparison {
                 file: name(f),
                 psnr: Some(metrics::psnr_rgb(&a, &b).map_err(failed(f))?),
@@ -998,7 +1000,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     quality,
                 );
             }
-            let (rgb, channels) = image_input(&bytes, &name, &limits)?;
+            let (rgb, channels) = image_input(&bytes, &name, &limits, "encode")?;
             let (w, h) = (u64::from(rgb.width()), u64::from(rgb.height()));
             let (codec, default_q) = load_model(model.as_deref(), model_dir.as_ref())?;
             let q = quality.unwrap_or(default_q);
