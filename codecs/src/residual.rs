@@ -25,7 +25,7 @@
 //! values, so the decoder reads the same integers on every machine; the float synthesis
 //! only moves the reconstruction, never the symbols.
 //!
-//! The quantiser has a dead zone ([`ROUNDING`] = 1/3): on the six validation photos it
+//! The quantiser has a dead zone ([`ROUNDING`] = 1/3): on the 24 validation photos it
 //! saved about 10 % of the rate at equal PSNR against plain rounding. The encoder then
 //! [`prune`]s isolated ±1 values whose bits in their context outweigh the error they
 //! remove (about 2.4 % more).
