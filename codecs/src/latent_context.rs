@@ -51,10 +51,29 @@ const SCALE_MAX: f64 = 96.0;
 const TAIL_MASS: f64 = 1e-4;
 const HEADER: usize = 3 + BUCKETS;
 
-/// The fixed Laplace scale grid: all tables, and each one alone.
+/// Values whose bits under every grid table are precomputed (`−COST_RANGE ..= COST_RANGE`).
+const COST_RANGE: i32 = 1024;
+
+/// The fixed Laplace scale grid: all tables, each one alone, and the bits of the values
+/// within `±COST_RANGE` under each table (the encoder's table search asks for them
+/// millions of times per image).
 pub(crate) struct Grid {
     pub(crate) tables: CdfTables,
     pub(crate) each: Vec<CdfTable>,
+    costs: Vec<f64>,
+}
+
+impl Grid {
+    /// [`bits`] of `v` under table `s`, from the precomputed costs where they exist.
+    #[inline]
+    pub(crate) fn bits(&self, s: usize, v: i32) -> f64 {
+        if v.abs() <= COST_RANGE {
+            let width = (2 * COST_RANGE + 1) as usize;
+            self.costs[s * width + (v + COST_RANGE) as usize]
+        } else {
+            bits(&self.each[s], v)
+        }
+    }
 }
 
 pub(crate) fn grid() -> &'static Grid {
@@ -65,10 +84,18 @@ pub(crate) fn grid() -> &'static Grid {
             .map(|i| (a + (b - a) * i as f64 / (SCALES - 1) as f64).exp())
             .collect();
         let tables = laplace_tables(&scales, TAIL_MASS).expect("valid fixed grid");
-        let each = (0..SCALES)
+        let each: Vec<CdfTable> = (0..SCALES)
             .map(|i| tables.get(i).expect("in range"))
             .collect();
-        Grid { tables, each }
+        let costs = each
+            .iter()
+            .flat_map(|t| (-COST_RANGE..=COST_RANGE).map(|v| bits(t, v)))
+            .collect();
+        Grid {
+            tables,
+            each,
+            costs,
+        }
     })
 }
 
@@ -154,15 +181,42 @@ pub(crate) fn bits(t: &CdfTable, v: i32) -> f64 {
 
 /// The bits each table of the grid spends on a histogram (value → count).
 pub(crate) fn grid_costs(hist: &BTreeMap<i32, u32>) -> [f64; GRID_SCALES] {
+    let g = grid();
     let mut c = [0.0; GRID_SCALES];
-    for (cs, t) in c.iter_mut().zip(&grid().each) {
-        *cs = hist.iter().map(|(&v, &n)| f64::from(n) * bits(t, v)).sum();
+    for (s, cs) in c.iter_mut().enumerate() {
+        *cs = hist
+            .iter()
+            .map(|(&v, &n)| f64::from(n) * g.bits(s, v))
+            .sum();
     }
     c
 }
 
 /// An encoder's choice for one channel: cost, mode, residuals, buckets, scales.
 type Choice = (f64, u8, Vec<i32>, Vec<usize>, [u8; BUCKETS]);
+
+/// Per bucket, the histogram (value → count) of the residuals `r` in buckets `q`: counted
+/// in a dense array over the residuals' range, then collected in ascending order.
+fn histograms(r: &[i32], q: &[usize]) -> Vec<BTreeMap<i32, u32>> {
+    let (Some(&lo), Some(&hi)) = (r.iter().min(), r.iter().max()) else {
+        return vec![BTreeMap::new(); BUCKETS];
+    };
+    let width = (i64::from(hi) - i64::from(lo) + 1) as usize;
+    let mut dense = vec![0u32; BUCKETS * width];
+    for (&v, &k) in r.iter().zip(q) {
+        dense[k * width + (v - lo) as usize] += 1;
+    }
+    dense
+        .chunks_exact(width)
+        .map(|counts| {
+            (lo..=hi)
+                .zip(counts)
+                .filter(|&(_, &n)| n > 0)
+                .map(|(v, &n)| (v, n))
+                .collect()
+        })
+        .collect()
+}
 
 /// Residuals and buckets of one channel under `mode`.
 fn residuals(
@@ -224,10 +278,7 @@ pub fn encode_planes(
         for mode in modes {
             let (r, q) = residuals(y, (h, w), mode, median, &side);
             // Histogram per bucket, then the cheapest scale per bucket.
-            let mut hist: Vec<BTreeMap<i32, u32>> = vec![Default::default(); BUCKETS];
-            for (&v, &k) in r.iter().zip(&q) {
-                *hist[k].entry(v).or_default() += 1;
-            }
+            let hist = histograms(&r, &q);
             let mut scales = [0u8; BUCKETS];
             let mut total = 0.0;
             for (k, hk) in hist.iter().enumerate() {
