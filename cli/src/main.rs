@@ -909,8 +909,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 let s =
                     serde_json::to_string_pretty(&results).map_err(ctx("cannot format JSON"))?;
                 w(writeln!(out, "{s}"))?;
+                return Ok(());
             }
-            for r in results.iter().filter(|_| !json) {
+            for r in &results {
                 let db = |v: f64| {
                     if v.is_finite() {
                         format!("{v:.3} dB")

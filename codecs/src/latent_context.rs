@@ -195,14 +195,15 @@ pub(crate) fn grid_costs(hist: &BTreeMap<i32, u32>) -> [f64; GRID_SCALES] {
 /// An encoder's choice for one channel: cost, mode, residuals, buckets, scales.
 type Choice = (f64, u8, Vec<i32>, Vec<usize>, [u8; BUCKETS]);
 
-/// Per bucket, the histogram (value → count) of the residuals `r` in buckets `q`: counted
-/// in a dense array over the residuals' range, then collected in ascending order.
-fn histograms(r: &[i32], q: &[usize]) -> Vec<BTreeMap<i32, u32>> {
+/// Per bucket (`0..buckets`), the histogram (value → count) of the values `r` in buckets
+/// `q`: counted in a dense array over the values' range, then collected in ascending
+/// order.
+pub(crate) fn histograms(r: &[i32], q: &[usize], buckets: usize) -> Vec<BTreeMap<i32, u32>> {
     let (Some(&lo), Some(&hi)) = (r.iter().min(), r.iter().max()) else {
-        return vec![BTreeMap::new(); BUCKETS];
+        return vec![BTreeMap::new(); buckets];
     };
     let width = (i64::from(hi) - i64::from(lo) + 1) as usize;
-    let mut dense = vec![0u32; BUCKETS * width];
+    let mut dense = vec![0u32; buckets * width];
     for (&v, &k) in r.iter().zip(q) {
         dense[k * width + (v - lo) as usize] += 1;
     }
@@ -278,7 +279,7 @@ pub fn encode_planes(
         for mode in modes {
             let (r, q) = residuals(y, (h, w), mode, median, &side);
             // Histogram per bucket, then the cheapest scale per bucket.
-            let hist = histograms(&r, &q);
+            let hist = histograms(&r, &q, BUCKETS);
             let mut scales = [0u8; BUCKETS];
             let mut total = 0.0;
             for (k, hk) in hist.iter().enumerate() {

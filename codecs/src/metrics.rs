@@ -87,18 +87,27 @@ pub struct SampleDiff {
 /// [`Error::InvalidArgument`] if the sizes differ.
 pub fn sample_diff_rgb(a: &RgbImage, b: &RgbImage) -> Result<SampleDiff> {
     check_same(a, b)?;
+    let pairs = a.as_raw().iter().zip(b.as_raw());
+    Ok(sample_diff(
+        pairs.map(|(&x, &y)| (f64::from(x), f64::from(y))),
+    ))
+}
+
+/// Counts and bounds the differences of sample pairs.
+fn sample_diff(pairs: impl Iterator<Item = (f64, f64)>) -> SampleDiff {
     let mut d = SampleDiff {
-        samples: a.as_raw().len() as u64,
+        samples: 0,
         differing: 0,
         max_abs: 0.0,
     };
-    for (&x, &y) in a.as_raw().iter().zip(b.as_raw()) {
+    for (x, y) in pairs {
+        d.samples += 1;
         if x != y {
             d.differing += 1;
-            d.max_abs = d.max_abs.max(f64::from(x.abs_diff(y)));
+            d.max_abs = d.max_abs.max((x - y).abs());
         }
     }
-    Ok(d)
+    d
 }
 
 fn check_same_audio(reference: &Audio, decoded: &Audio) -> Result<()> {
@@ -140,20 +149,14 @@ pub fn snr_audio(reference: &Audio, decoded: &Audio) -> Result<f64> {
 /// [`Error::InvalidArgument`] if the channel counts or lengths differ.
 pub fn sample_diff_audio(a: &Audio, b: &Audio) -> Result<SampleDiff> {
     check_same_audio(a, b)?;
-    let mut d = SampleDiff {
-        samples: (a.samples.len() * a.frames()) as u64,
-        differing: 0,
-        max_abs: 0.0,
-    };
-    for (x, y) in a.samples.iter().zip(&b.samples) {
-        for (&x, &y) in x.iter().zip(y) {
-            if x != y {
-                d.differing += 1;
-                d.max_abs = d.max_abs.max((f64::from(x) - f64::from(y)).abs());
-            }
-        }
-    }
-    Ok(d)
+    let pairs = a
+        .samples
+        .iter()
+        .zip(&b.samples)
+        .flat_map(|(x, y)| x.iter().zip(y));
+    Ok(sample_diff(
+        pairs.map(|(&x, &y)| (f64::from(x), f64::from(y))),
+    ))
 }
 
 const MSSSIM_WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];

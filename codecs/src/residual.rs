@@ -37,9 +37,8 @@
 use ncodec_entropy::{SequentialDecoder, encode};
 
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
 
-use crate::latent_context::{GRID_SCALES, bits, grid, grid_costs};
+use crate::latent_context::{GRID_SCALES, grid, grid_costs, histograms};
 
 /// The orthonormal colour transform applied to the residual (rows: luma, red − blue,
 /// green against red and blue).
@@ -216,14 +215,14 @@ impl Sides {
 
 /// Per bucket, the bits each grid table would spend on one plane: `[BUCKETS][SCALES]`.
 fn plane_costs(plane: &[i32], side: &[u32], h: usize, w: usize) -> Vec<[f64; GRID_SCALES]> {
-    let mut hist: Vec<BTreeMap<i32, u32>> = vec![BTreeMap::new(); BUCKETS];
-    for i in 0..h {
-        for j in 0..w {
-            let k = bucket(plane, side, w, i, j);
-            *hist[k].entry(plane[i * w + j]).or_default() += 1;
-        }
-    }
-    hist.iter().map(grid_costs).collect()
+    let buckets: Vec<usize> = (0..h)
+        .flat_map(|i| (0..w).map(move |j| (i, j)))
+        .map(|(i, j)| bucket(plane, side, w, i, j))
+        .collect();
+    histograms(plane, &buckets, BUCKETS)
+        .iter()
+        .map(grid_costs)
+        .collect()
 }
 
 /// The best scale per bucket for a set of planes' costs, and their total.
@@ -412,8 +411,8 @@ pub fn prune(
                     if v.abs() != 1 {
                         continue;
                     }
-                    let t = &g.each[usize::from(s[bucket(plane, &side, w, i, j)])];
-                    let extra_bits = bits(t, v) - bits(t, 0);
+                    let t = usize::from(s[bucket(plane, &side, w, i, j)]);
+                    let extra_bits = g.bits(t, v) - g.bits(t, 0);
                     let a = f64::from(u[i * w + j].abs());
                     // Squared error after zeroing minus before: a² − (a − 1)².
                     if 2.0 * a - 1.0 < lambda * extra_bits {
