@@ -413,3 +413,62 @@ fn compare_reports_metrics_and_refuses_mismatches() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The classic wavelet codec by name: encode, decode (the file names its codec), and a
+/// level beyond its range refused with exit 1.
+#[test]
+fn the_wavelet_codec_is_picked_by_name() {
+    let dir = tmpdir("dwt");
+    let ncx = dir.join("a.ncx");
+    let out = ncodec()
+        .arg("encode")
+        .arg(fixture("metrics_a.png"))
+        .args(["--model", "dwt97-rgb", "-q", "12", "-o"])
+        .arg(&ncx)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = ncodec()
+        .args(["info", "--json"])
+        .arg(&ncx)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["header"]["model_id"], "dwt97-rgb");
+    assert_eq!(v["header"]["quality"], 12);
+    let png = dir.join("a.png");
+    assert!(
+        ncodec()
+            .arg("decode")
+            .arg(&ncx)
+            .arg("-o")
+            .arg(&png)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = ncodec()
+        .arg("compare")
+        .arg(fixture("metrics_a.png"))
+        .arg(&png)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let psnr = v[0]["psnr"].as_f64().unwrap_or_else(|| panic!("{v}"));
+    assert!(psnr > 30.0, "{psnr}");
+    let out = ncodec()
+        .arg("encode")
+        .arg(fixture("metrics_a.png"))
+        .args(["--model", "dwt97-rgb", "-q", "16", "-o"])
+        .arg(dir.join("b.ncx"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quality 16"));
+    std::fs::remove_dir_all(&dir).ok();
+}

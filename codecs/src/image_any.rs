@@ -7,6 +7,7 @@ use crate::container::{Container, Limits};
 use crate::error::Result;
 use crate::image_codec::{EncodeStats, ImageModel};
 use crate::walloc_codec::WallocModel;
+use crate::wavelet_codec::WaveletCodec;
 
 /// A loaded image model of any family.
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub enum ImageCodec {
     Hyperprior(Box<ImageModel>),
     /// WaLLoC (wavelet packet + shallow autoencoder).
     Walloc(Box<WallocModel>),
+    /// The classic dyadic wavelet codec (no learned weights).
+    Wavelet(Box<WaveletCodec>),
 }
 
 impl ImageCodec {
@@ -24,6 +27,7 @@ impl ImageCodec {
         match self {
             Self::Hyperprior(m) => m.id(),
             Self::Walloc(m) => m.id(),
+            Self::Wavelet(m) => m.id(),
         }
     }
 
@@ -32,14 +36,16 @@ impl ImageCodec {
         match self {
             Self::Hyperprior(m) => m.levels(),
             Self::Walloc(_) => usize::from(crate::walloc_codec::IMAGE_LEVELS),
+            Self::Wavelet(_) => usize::from(crate::wavelet_codec::QUALITY_LEVELS),
         }
     }
 
-    /// SHA-256 of the model's files.
+    /// SHA-256 of the model's files (for the classic codec, of its format's constants).
     pub fn digest(&self) -> [u8; 32] {
         match self {
             Self::Hyperprior(m) => m.digest(),
             Self::Walloc(m) => m.digest(),
+            Self::Wavelet(m) => m.digest(),
         }
     }
 
@@ -64,6 +70,7 @@ impl ImageCodec {
         match self {
             Self::Hyperprior(m) => m.encode_with_channels(img, channels, quality),
             Self::Walloc(m) => m.encode_image(img, channels, quality),
+            Self::Wavelet(m) => m.encode_image(img, channels, quality),
         }
     }
 
@@ -83,6 +90,7 @@ impl ImageCodec {
         match self {
             Self::Hyperprior(m) => m.decode_container(c),
             Self::Walloc(m) => m.decode_image(c),
+            Self::Wavelet(m) => m.decode_image(c),
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod train;
 pub mod train_walloc;
 pub mod train_walloc_audio;
 pub mod walloc_codec;
+pub mod wavelet_codec;
 
 pub use error::{Error, Result};
 pub use ncodec_datasets as datasets;

@@ -1,8 +1,10 @@
 //! The models this build ships, by id, and loading of models from folders.
 //!
-//! Every shipped entry has real trained weights committed under `models/weights/<id>/`
-//! with a model card, embedded into the binary so no configuration is needed. An id found
-//! in a file but not here is an [`Error::UnknownModel`].
+//! Every shipped learned entry has real trained weights committed under
+//! `models/weights/<id>/` with a model card, embedded into the binary so no configuration
+//! is needed. One entry, `dwt97-rgb`, is a classic wavelet codec with no weights (its
+//! card is in `models/weights/dwt97-rgb/` too), shipped as a baseline and never as a
+//! default. An id found in a file but not here is an [`Error::UnknownModel`].
 
 use std::path::Path;
 
@@ -13,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::image_any::ImageCodec;
 use crate::image_codec::ImageModel;
 use crate::walloc_codec::WallocModel;
+use crate::wavelet_codec::DWT_ID;
 
 /// A shipped model, as listed by `ncodec models`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -38,6 +41,8 @@ pub struct ModelEntry {
 enum Family {
     Hyperprior,
     Walloc,
+    /// No weights: [`crate::wavelet_codec::WaveletCodec`].
+    Classic,
 }
 
 struct Embedded {
@@ -91,6 +96,21 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("walloc-rgb-16x-r1", "model.json"),
         weights: weights!("walloc-rgb-16x-r1", "weights.bpk"),
         tables: weights!("walloc-rgb-16x-r1", "tables.bin"),
+    },
+    Embedded {
+        entry: ModelEntry {
+            id: DWT_ID,
+            kind: MediaKind::Image,
+            description: "classic wavelet codec, no learned weights: dyadic CDF 9/7 (5 levels) with ncodec's context coder; a baseline, see its card",
+            min_quality: 0,
+            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
+            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
+            default: false,
+        },
+        family: Family::Classic,
+        config: &[],
+        weights: &[],
+        tables: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -221,6 +241,7 @@ fn load_parts(
         Family::Walloc => ImageCodec::Walloc(Box::new(WallocModel::from_parts(
             id, config, weights, tables, device,
         )?)),
+        Family::Classic => ImageCodec::Wavelet(Box::default()),
     })
 }
 
