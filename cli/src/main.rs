@@ -170,6 +170,54 @@ enum TrainCommand {
     WallocImage(TrainWallocImageArgs),
     /// Train a WaLLoC audio model on a folder of WAV files.
     WallocAudio(TrainWallocAudioArgs),
+    /// Train the learned post-filter of the wavelet codec (dwt97-rgb) on PNG/JPEG photos.
+    Postfilter(TrainPostfilterArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainPostfilterArgs {
+    /// Folder of training images (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Folder of validation images.
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Output folder for checkpoints, log.csv and the exported filter.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Channels of the hidden convolutions.
+    #[arg(long, default_value_t = 24)]
+    width: usize,
+    /// Convolutions in all (3×3 each).
+    #[arg(long, default_value_t = 5)]
+    layers: usize,
+    /// Patch size the loss sees (each is coded with 32 more pixels on every side).
+    #[arg(long, default_value_t = 64)]
+    patch: u32,
+    /// Patches per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Total number of steps.
+    #[arg(long, default_value_t = 20_000)]
+    steps: u64,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 250)]
+    checkpoint_every: u64,
+    /// Steps between validations.
+    #[arg(long, default_value_t = 1000)]
+    val_every: u64,
+    /// Downscale JPEG training images by this factor (1 keeps them).
+    #[arg(long, default_value_t = 2)]
+    jpeg_downscale: u32,
+    /// Quality levels of dwt97-rgb to train on (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0,3,6,9,12,15")]
+    qualities: Vec<u8>,
 }
 
 /// Options shared by the WaLLoC trainers.
@@ -1159,6 +1207,28 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             let device = ncodec::device::default_device();
             ncodec::train_walloc_audio::train_walloc_audio(&opts, &device)
+                .map_err(ctx("training failed"))?;
+        }
+        Command::Train(TrainCommand::Postfilter(a)) => {
+            let opts = ncodec::train_postfilter::PostFilterTrainOptions {
+                data: a.data,
+                val: a.val,
+                out: a.out,
+                model: ncodec::models::postfilter::PostFilterConfig::new()
+                    .with_width(a.width)
+                    .with_layers(a.layers),
+                patch: a.patch,
+                batch: a.batch,
+                steps: a.steps,
+                lr: a.lr,
+                seed: a.seed,
+                checkpoint_every: a.checkpoint_every.max(1),
+                val_every: a.val_every.max(1),
+                jpeg_downscale: a.jpeg_downscale.max(1),
+                qualities: a.qualities,
+            };
+            let device = ncodec::device::default_device();
+            ncodec::train_postfilter::train_postfilter(&opts, &device)
                 .map_err(ctx("training failed"))?;
         }
         Command::Train(TrainCommand::WallocImage(a)) => {

@@ -45,6 +45,7 @@ pub mod plot;
 pub mod registry;
 pub mod residual;
 pub mod train;
+pub mod train_postfilter;
 pub mod train_walloc;
 pub mod train_walloc_audio;
 pub mod walloc_codec;

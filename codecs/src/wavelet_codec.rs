@@ -27,16 +27,27 @@
 //! reads the same integers on every machine; the float inverse transform only moves
 //! pixel values.
 //!
+//! A learned variant ([`WaveletCodec::with_filter`], shipped as `dwt97-pf-r1`) writes
+//! the same section under its own id and decodes through a small convolutional
+//! post-filter trained by `ncodec train postfilter` ([`crate::train_postfilter`]); the
+//! filter runs on the decoded 8-bit image in tiles, after every symbol is decoded.
+//!
 //! Section `DWTQ`: `levels u8`, then per group (low-pass, then levels coarse to fine) a
 //! `u32` little-endian length and that many bytes of [`crate::residual`] payload.
 
 use image::RgbImage;
+use ncodec_models::burn::module::Module;
+use ncodec_models::burn::prelude::*;
+use ncodec_models::burn::store::ModuleRecord;
+use ncodec_models::burn::tensor::Bytes;
+use ncodec_models::hyperprior::to_f32_vec;
+use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
 use sha2::{Digest, Sha256};
 
 use crate::container::{Container, Header, MediaInfo, Section, hex};
 use crate::error::{Error, Result};
-use crate::image_codec::{EncodeStats, crop_to_rgb8, image_header, pad_replicate};
+use crate::image_codec::{EncodeStats, crop_to_rgb8, image_header, model_digest, pad_replicate};
 use crate::residual::{
     colour_transform, decode_residual_with_prior, dequantise, encode_residual_with_prior,
     prune_with_prior, quantise,
@@ -103,10 +114,63 @@ fn parent_prior(prev: &[i32], prev_bands: usize, gh: usize, gw: usize) -> Option
 /// The section tag.
 const TAG: [u8; 4] = *b"DWTQ";
 
-/// The codec (stateless; it holds only its identity).
+/// The codec: its identity and, for a learned variant, the post-filter its decoder runs.
 #[derive(Debug, Clone)]
 pub struct WaveletCodec {
+    id: String,
     digest: [u8; 32],
+    filter: Option<Filter>,
+}
+
+/// A learned post-filter ([`PostFilter`]) on a device.
+#[derive(Debug, Clone)]
+struct Filter {
+    config: PostFilterConfig,
+    model: PostFilter,
+    device: Device,
+}
+
+/// Side of the square tiles the post-filter runs on (plus its reach on every side), so
+/// that memory stays bounded for any image size.
+const FILTER_TILE: usize = 256;
+
+impl Filter {
+    /// Filters a decoded image tile by tile; each tile sees `reach` pixels of context on
+    /// every side, so the result is the whole-image filter's (up to float rounding).
+    fn apply(&self, img: &RgbImage, step: f32) -> RgbImage {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let r = self.config.reach();
+        let mut out = img.clone();
+        for ty in (0..h).step_by(FILTER_TILE) {
+            for tx in (0..w).step_by(FILTER_TILE) {
+                let (x0, y0) = (tx.saturating_sub(r), ty.saturating_sub(r));
+                let (x1, y1) = ((tx + FILTER_TILE + r).min(w), (ty + FILTER_TILE + r).min(h));
+                let (cw, ch) = (x1 - x0, y1 - y0);
+                let crop =
+                    image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw as u32, ch as u32)
+                        .to_image();
+                let x = Tensor::<4>::from_data(
+                    TensorData::new(
+                        crate::train_postfilter::centred_planes(&crop),
+                        [1, 3, ch, cw],
+                    ),
+                    &self.device,
+                );
+                let y = to_f32_vec(self.model.forward(x, f64::from(step)));
+                let per = cw * ch;
+                for yy in ty..(ty + FILTER_TILE).min(h) {
+                    for xx in tx..(tx + FILTER_TILE).min(w) {
+                        let i = (yy - y0) * cw + (xx - x0);
+                        let px = image::Rgb([0, 1, 2].map(|c| {
+                            ((y[c * per + i] + 0.5) * 255.0).round().clamp(0.0, 255.0) as u8
+                        }));
+                        out.put_pixel(xx as u32, yy as u32, px);
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Default for WaveletCodec {
@@ -176,23 +240,71 @@ fn groups(planes: Vec<f32>, h: usize, w: usize, levels: u8) -> Vec<Group> {
     out
 }
 
+/// SHA-256 of a description of the format's constants.
+fn format_digest() -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{DWT_ID} v1: bior4.4 dyadic periodic, colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
+        crate::residual::COLOUR
+    ));
+    h.finalize().into()
+}
+
 impl WaveletCodec {
-    /// The codec. Its digest is SHA-256 of a description of the format's constants, so
-    /// a decoder built with different steps refuses the file instead of misreading it.
+    /// The classic codec, `dwt97-rgb`. Its digest is SHA-256 of a description of the
+    /// format's constants, so a decoder built with different steps refuses the file
+    /// instead of misreading it.
     pub fn new() -> Self {
-        let mut h = Sha256::new();
-        h.update(format!(
-            "{DWT_ID} v1: bior4.4 dyadic periodic, colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
-            crate::residual::COLOUR
-        ));
         Self {
-            digest: h.finalize().into(),
+            id: DWT_ID.into(),
+            digest: format_digest(),
+            filter: None,
         }
+    }
+
+    /// The learned variant `id`: the same files, decoded through a trained post-filter
+    /// (`model.json` and `weights.bpk` of `ncodec train postfilter`) run on `device`.
+    /// Its digest covers the format and the filter's files.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the files do not parse or do not fit each other.
+    pub fn with_filter(id: &str, config: &[u8], weights: &[u8], device: &Device) -> Result<Self> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            Error::InvalidArgument(format!("model {id}: {what}: {e}"))
+        };
+        let cfg: PostFilterConfig =
+            serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
+        if cfg.layers < 2 || cfg.layers > 64 || cfg.width == 0 || cfg.width > 1024 {
+            return Err(bad("config", &"unsupported size"));
+        }
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .map_err(|e| bad("weights", &e))?;
+        let model = cfg
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| bad("weights", &e))?;
+        let mut h = Sha256::new();
+        h.update(format_digest());
+        h.update(model_digest(config, weights, &[]));
+        Ok(Self {
+            id: id.into(),
+            digest: h.finalize().into(),
+            filter: Some(Filter {
+                config: cfg,
+                model,
+                device: device.clone(),
+            }),
+        })
     }
 
     /// The id written into files.
     pub fn id(&self) -> &str {
-        DWT_ID
+        &self.id
+    }
+
+    /// Whether the decoder runs a learned post-filter.
+    pub fn is_learned(&self) -> bool {
+        self.filter.is_some()
     }
 
     /// SHA-256 identifying the format's constants.
@@ -249,7 +361,7 @@ impl WaveletCodec {
             est += bits;
         }
         let header = image_header(
-            DWT_ID,
+            &self.id,
             self.digest,
             quality,
             img.width(),
@@ -269,12 +381,12 @@ impl WaveletCodec {
     }
 
     fn check_header(&self, h: &Header) -> Result<(usize, usize, f32)> {
-        if h.model_id != DWT_ID {
+        if h.model_id != self.id {
             return Err(Error::UnknownModel(h.model_id.clone()));
         }
         if h.model_digest != self.digest {
             return Err(Error::ModelMismatch {
-                model: DWT_ID.into(),
+                model: self.id.clone(),
                 file: hex(&h.model_digest),
                 ours: hex(&self.digest),
             });
@@ -303,7 +415,7 @@ impl WaveletCodec {
     pub fn decode_image(&self, c: &Container) -> Result<RgbImage> {
         let (w, h, step) = self.check_header(&c.header)?;
         let data = c.section(&TAG)?;
-        let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", DWT_ID));
+        let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", self.id));
         let (&levels, mut rest) = data.split_first().ok_or_else(|| corrupt("empty section"))?;
         if levels == 0 || levels > MAX_LEVELS {
             return Err(corrupt("transform levels out of range"));
@@ -349,6 +461,10 @@ impl WaveletCodec {
         for v in &mut x {
             *v = (*v + 127.5) / 255.0;
         }
-        Ok(crop_to_rgb8(&x, pw, ph, w, h))
+        let img = crop_to_rgb8(&x, pw, ph, w, h);
+        Ok(match &self.filter {
+            Some(f) => f.apply(&img, step),
+            None => img,
+        })
     }
 }

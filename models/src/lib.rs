@@ -9,6 +9,7 @@
 //! - [`factorized`]: the factorized-prior image model (no hyper-latents).
 //! - [`cpu`]: the fixed-order CPU kernel that runs `h_s` identically on every machine.
 //! - [`export`]: freezing a trained model into integer tables for `ncodec-entropy`.
+//! - [`postfilter`]: a small learned filter for decoded images.
 //!
 //! Choose a device with `Device::flex()` (CPU, default build) or, with the `wgpu`
 //! feature, a GPU device; training wraps it with `.autodiff()`.
@@ -21,6 +22,7 @@ pub mod factorized;
 pub mod gaussian;
 pub mod gdn;
 pub mod hyperprior;
+pub mod postfilter;
 pub mod walloc;
 pub mod wavelet;
 

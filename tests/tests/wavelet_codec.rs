@@ -158,3 +158,148 @@ fn malformed_payloads_are_corrupt_not_panics() {
             .is_err()
     );
 }
+
+/// A post-filter whose last convolution is not zero (an untrained filter is the
+/// identity), as the bytes `ncodec train postfilter` exports.
+fn nonzero_filter() -> (Vec<u8>, Vec<u8>) {
+    use ncodec_models::burn::module::{Module, Param};
+    use ncodec_models::burn::tensor::Distribution;
+    use ncodec_models::postfilter::PostFilterConfig;
+    let cfg = PostFilterConfig::new().with_width(4).with_layers(3);
+    let mut f = cfg.init(&Device::flex());
+    let last = f.convs.last_mut().unwrap();
+    let w = last.weight.val();
+    last.weight = Param::from_tensor(w.random_like(Distribution::Uniform(-0.05, 0.05)));
+    let weights = f.into_record().into_bytes().unwrap().to_vec();
+    (serde_json::to_vec(&cfg).unwrap(), weights)
+}
+
+/// The learned variant writes the same payload under its own id and digest; the plain
+/// codec refuses its files and the other way round; an untrained (identity) filter
+/// decodes to the plain codec's pixels; the tiled filter equals one pass over the whole
+/// image.
+#[test]
+fn the_post_filtered_variant_has_its_own_identity_and_tiles_exactly() {
+    use ncodec_models::burn::prelude::{Tensor, TensorData};
+    use ncodec_models::postfilter::PostFilterConfig;
+    let plain = WaveletCodec::new();
+    let img = test_image(300, 270);
+    let cfg = PostFilterConfig::new().with_width(4).with_layers(3);
+    let ident = cfg.init(&Device::flex());
+    let ident_bytes = {
+        use ncodec_models::burn::module::Module;
+        ident.into_record().into_bytes().unwrap().to_vec()
+    };
+    let config = serde_json::to_vec(&cfg).unwrap();
+    let identity =
+        WaveletCodec::with_filter("dwt-ident", &config, &ident_bytes, &Device::flex()).unwrap();
+    assert!(identity.is_learned() && !plain.is_learned());
+    assert_ne!(identity.digest(), plain.digest());
+    let (a, _) = plain.encode_image(&img, 3, 6).unwrap();
+    let (b, _) = identity.encode_image(&img, 3, 6).unwrap();
+    let (ca, cb) = (
+        Container::from_bytes(&a, &Limits::default()).unwrap(),
+        Container::from_bytes(&b, &Limits::default()).unwrap(),
+    );
+    assert_eq!(ca.sections, cb.sections);
+    assert_eq!(cb.header.model_id, "dwt-ident");
+    assert!(matches!(
+        plain.decode_image(&cb),
+        Err(Error::UnknownModel(_))
+    ));
+    assert!(matches!(
+        identity.decode_image(&ca),
+        Err(Error::UnknownModel(_))
+    ));
+    let base = plain.decode_image(&ca).unwrap();
+    assert_eq!(identity.decode_image(&cb).unwrap(), base);
+
+    let (config, weights) = nonzero_filter();
+    let learned =
+        WaveletCodec::with_filter("dwt-test", &config, &weights, &Device::flex()).unwrap();
+    let (bytes, _) = learned.encode_image(&img, 3, 6).unwrap();
+    let tiled = learned
+        .decode_image(&Container::from_bytes(&bytes, &Limits::default()).unwrap())
+        .unwrap();
+    assert_ne!(tiled, base);
+    // One pass over the whole image with the same weights.
+    let model = {
+        use ncodec_models::burn::module::Module;
+        use ncodec_models::burn::store::ModuleRecord;
+        use ncodec_models::burn::tensor::Bytes;
+        let cfg: PostFilterConfig = serde_json::from_slice(&config).unwrap();
+        cfg.init(&Device::flex())
+            .load_record(ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.clone())).unwrap())
+    };
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            ncodec::train_postfilter::centred_planes(&base),
+            [1, 3, 270, 300],
+        ),
+        &Device::flex(),
+    );
+    let y = ncodec_models::hyperprior::to_f32_vec(model.forward(x, f64::from(step(6).unwrap())));
+    let whole = ncodec::train_postfilter::planes_to_rgb8(&y, 300, 270);
+    let diff = ncodec::metrics::sample_diff_rgb(&whole, &tiled).unwrap();
+    assert!(diff.max_abs <= 1.0, "{diff:?}");
+
+    // Bad filter files are typed errors.
+    assert!(WaveletCodec::with_filter("x", b"{}", &weights, &Device::flex()).is_err());
+    assert!(WaveletCodec::with_filter("x", &config, &weights[..10], &Device::flex()).is_err());
+}
+
+/// `ncodec train postfilter` in miniature: it trains, exports a folder that loads as the
+/// learned codec, and resumes.
+#[test]
+fn post_filter_training_exports_and_resumes() {
+    let dir = ncodec_tests::scratch_dir("postfilter-train");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (i, (w, h)) in [(100u32, 96u32), (128, 100)].into_iter().enumerate() {
+        test_image(w, h)
+            .save(data.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let out = dir.join("run");
+    let mut opts = ncodec::train_postfilter::PostFilterTrainOptions {
+        data: data.clone(),
+        val: Some(data.clone()),
+        out: out.clone(),
+        model: ncodec_models::postfilter::PostFilterConfig::new()
+            .with_width(4)
+            .with_layers(3),
+        patch: 32,
+        batch: 2,
+        steps: 2,
+        lr: 1e-3,
+        seed: 1,
+        checkpoint_every: 1,
+        val_every: 2,
+        jpeg_downscale: 1,
+        qualities: vec![2, 9],
+    };
+    ncodec::train_postfilter::train_postfilter(&opts, &Device::flex()).unwrap();
+    let codec = registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
+    let ImageCodec::Wavelet(w) = &codec else {
+        panic!("not the wavelet codec: {}", codec.id());
+    };
+    assert!(w.is_learned());
+    let (bytes, _) = codec.encode(&test_image(21, 13), 4).unwrap();
+    assert_eq!(
+        codec
+            .decode(&bytes, &Limits::default())
+            .unwrap()
+            .dimensions(),
+        (21, 13)
+    );
+    opts.steps = 3;
+    ncodec::train_postfilter::train_postfilter(&opts, &Device::flex()).unwrap();
+    assert_eq!(ncodec_tests::train_state(&out).step, 3);
+    // Levels the codec does not have, and images too small for a crop, are refused.
+    opts.qualities = vec![QUALITY_LEVELS];
+    assert!(ncodec::train_postfilter::train_postfilter(&opts, &Device::flex()).is_err());
+    opts.qualities = vec![1];
+    opts.patch = 200;
+    assert!(ncodec::train_postfilter::train_postfilter(&opts, &Device::flex()).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
