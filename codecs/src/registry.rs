@@ -4,7 +4,9 @@
 //! `models/weights/<id>/` with a model card, embedded into the binary so no configuration
 //! is needed. One entry, `dwt97-rgb`, is a classic wavelet codec with no weights (its
 //! card is in `models/weights/dwt97-rgb/` too), shipped as a baseline and never as a
-//! default. An id found in a file but not here is an [`Error::UnknownModel`].
+//! default; the default image model `dwt97-pf-r1` codes the same files and decodes them
+//! through a trained post-filter. An id found in a file but not here is an
+//! [`Error::UnknownModel`].
 
 use std::path::Path;
 
@@ -15,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::image_any::ImageCodec;
 use crate::image_codec::ImageModel;
 use crate::walloc_codec::WallocModel;
-use crate::wavelet_codec::DWT_ID;
+use crate::wavelet_codec::{DWT_ID, WaveletCodec};
 
 /// A shipped model, as listed by `ncodec models`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,6 +45,8 @@ enum Family {
     Walloc,
     /// No weights: [`crate::wavelet_codec::WaveletCodec`].
     Classic,
+    /// The wavelet codec with a learned post-filter (`model.json`, `weights.bpk`).
+    Filtered,
 }
 
 struct Embedded {
@@ -90,7 +94,7 @@ const EMBEDDED: &[Embedded] = &[
             min_quality: 0,
             max_quality: crate::walloc_codec::IMAGE_LEVELS - 1,
             default_quality: crate::walloc_codec::DEFAULT_IMAGE_QUALITY,
-            default: true,
+            default: false,
         },
         family: Family::Walloc,
         config: weights!("walloc-rgb-16x-r1", "model.json"),
@@ -110,6 +114,21 @@ const EMBEDDED: &[Embedded] = &[
         family: Family::Classic,
         config: &[],
         weights: &[],
+        tables: &[],
+    },
+    Embedded {
+        entry: ModelEntry {
+            id: "dwt97-pf-r1",
+            kind: MediaKind::Image,
+            description: "dwt97-rgb's files decoded through a learned post-filter (5 conv layers, 24 channels) trained by `ncodec train postfilter`; see its model card",
+            min_quality: 0,
+            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
+            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
+            default: true,
+        },
+        family: Family::Filtered,
+        config: weights!("dwt97-pf-r1", "model.json"),
+        weights: weights!("dwt97-pf-r1", "weights.bpk"),
         tables: &[],
     },
     Embedded {
@@ -242,20 +261,27 @@ fn load_parts(
             id, config, weights, tables, device,
         )?)),
         Family::Classic => ImageCodec::Wavelet(Box::default()),
+        Family::Filtered => ImageCodec::Wavelet(Box::new(WaveletCodec::with_filter(
+            id, config, weights, device,
+        )?)),
     })
 }
 
-/// The family a `model.json` describes: WaLLoC configs have `latent_dim`.
+/// The family a `model.json` describes: WaLLoC configs have `latent_dim`, post-filters
+/// `layers`.
 fn family_of(config: &[u8]) -> Family {
     match serde_json::from_slice::<serde_json::Value>(config) {
         Ok(v) if v.get("latent_dim").is_some() => Family::Walloc,
+        Ok(v) if v.get("layers").is_some() => Family::Filtered,
         _ => Family::Hyperprior,
     }
 }
 
 /// Loads a model exported by `ncodec train` from a folder holding `model.json`,
 /// `weights.bpk` and `tables.bin` (an image model, or a WaLLoC audio model inside
-/// [`ImageCodec::Walloc`]). Its id is the folder's name.
+/// [`ImageCodec::Walloc`]; a post-filter of `ncodec train postfilter` has no
+/// `tables.bin` and loads as the wavelet codec decoding through it). Its id is the
+/// folder's name.
 ///
 /// # Errors
 /// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.
@@ -282,12 +308,11 @@ pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageCodec> {
         .filter(|s: &String| !s.is_empty())
         .unwrap_or_else(|| "local-model".into());
     let config = read("model.json")?;
-    load_parts(
-        family_of(&config),
-        &id,
-        &config,
-        &read("weights.bpk")?,
-        &read("tables.bin")?,
-        device,
-    )
+    let family = family_of(&config);
+    // A post-filter has no probability tables.
+    let tables = match family {
+        Family::Filtered => Vec::new(),
+        _ => read("tables.bin")?,
+    };
+    load_parts(family, &id, &config, &read("weights.bpk")?, &tables, device)
 }

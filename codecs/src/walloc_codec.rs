@@ -54,7 +54,7 @@ pub const BASE_LEVELS: u8 = 8;
 /// The base level whose step is 1: the latents the model was trained to round.
 pub const UNIT_STEP_QUALITY: u8 = 4;
 
-/// The default image level: a refinement level, 0.52 bpp and 30.2 dB on Kodak with
+/// The default level of WaLLoC image files: a refinement level, 0.52 bpp and 30.2 dB on Kodak with
 /// `walloc-rgb-16x-r1` (its model card).
 pub const DEFAULT_IMAGE_QUALITY: u8 = 10;
 
