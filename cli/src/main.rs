@@ -1275,7 +1275,8 @@ fn print_info(
         "digest:      {}",
         ncodec::container::hex(&h.model_digest)
     )?;
-    // WaLLoC image levels are quantisation steps, and a residual's step above level 7.
+    // WaLLoC image levels are quantisation steps, and a residual's step above level 7;
+    // the wavelet codec's levels are its coefficients' steps.
     let latq = info.sections.iter().any(|s| s.tag == "LATQ");
     let step = match (
         ncodec::walloc_codec::image_step(h.quality),
@@ -1286,7 +1287,12 @@ fn print_info(
             r.base, r.step
         ),
         (Ok(s), _) if latq => format!(" (quantisation step {s})"),
-        _ => String::new(),
+        _ => match ncodec::wavelet_codec::step(h.quality) {
+            Ok(s) if info.sections.iter().any(|s| s.tag == "DWTQ") => {
+                format!(" (quantisation step {s} in 8-bit units)")
+            }
+            _ => String::new(),
+        },
     };
     writeln!(out, "quality:     {}{step}", h.quality)?;
     match &h.media {

@@ -440,6 +440,12 @@ fn the_wavelet_codec_is_picked_by_name() {
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(v["header"]["model_id"], "dwt97-rgb");
     assert_eq!(v["header"]["quality"], 12);
+    let text = ncodec().arg("info").arg(&ncx).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("quality:     12 (quantisation step 20 in 8-bit units)"),
+        "{text}"
+    );
     let png = dir.join("a.png");
     assert!(
         ncodec()
