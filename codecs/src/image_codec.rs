@@ -373,28 +373,8 @@ impl ImageModel {
     /// As [`ImageModel::decode`].
     pub fn decode_container(&self, c: &Container) -> Result<RgbImage> {
         let h = &c.header;
-        if h.model_id != self.id {
-            return Err(Error::UnknownModel(h.model_id.clone()));
-        }
-        if h.model_digest != self.digest {
-            return Err(Error::ModelMismatch {
-                model: self.id.clone(),
-                file: hex(&h.model_digest),
-                ours: hex(&self.digest),
-            });
-        }
-        let MediaInfo::Image {
-            width,
-            height,
-            channels: 1 | 3 | 4,
-            bit_depth: 8,
-        } = h.media
-        else {
-            return Err(Error::Unsupported(format!(
-                "{:?} is not an 8-bit RGB image",
-                h.media
-            )));
-        };
+        check_identity(h, &self.id, &self.digest)?;
+        let (w, hgt) = image_size(h)?;
         let level = usize::from(h.quality);
         if level >= self.levels() {
             return Err(Error::Corrupt(format!(
@@ -402,7 +382,6 @@ impl ImageModel {
                 h.quality
             )));
         }
-        let (w, hgt) = (width as usize, height as usize);
         let (pw, ph) = (
             w.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
             hgt.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
@@ -450,6 +429,43 @@ impl ImageModel {
 /// table of channel `i / per`.
 pub(crate) fn channel_indexes(len: usize, per: usize) -> Vec<u16> {
     (0..len).map(|i| (i / per.max(1)) as u16).collect()
+}
+
+/// Checks that a file was written by the loaded model `id` with digest `digest`.
+///
+/// # Errors
+/// [`Error::UnknownModel`] for another id, [`Error::ModelMismatch`] for other weights.
+pub(crate) fn check_identity(h: &Header, id: &str, digest: &[u8; 32]) -> Result<()> {
+    if h.model_id != id {
+        return Err(Error::UnknownModel(h.model_id.clone()));
+    }
+    if &h.model_digest != digest {
+        return Err(Error::ModelMismatch {
+            model: id.to_string(),
+            file: hex(&h.model_digest),
+            ours: hex(digest),
+        });
+    }
+    Ok(())
+}
+
+/// Width and height of an 8-bit image file of 1, 3 or 4 channels.
+///
+/// # Errors
+/// [`Error::Unsupported`] for other media.
+pub(crate) fn image_size(h: &Header) -> Result<(usize, usize)> {
+    match h.media {
+        MediaInfo::Image {
+            width,
+            height,
+            channels: 1 | 3 | 4,
+            bit_depth: 8,
+        } => Ok((width as usize, height as usize)),
+        _ => Err(Error::Unsupported(format!(
+            "{:?} is not an 8-bit RGB image",
+            h.media
+        ))),
+    }
 }
 
 /// The header of an 8-bit image file.

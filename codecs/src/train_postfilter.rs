@@ -20,7 +20,9 @@ use ncodec_models::burn::prelude::*;
 use ncodec_models::hyperprior::to_f32_vec;
 use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 
+use crate::container::{Container, Limits};
 use crate::error::{Error, Result};
+use crate::image_codec::{crop_to_rgb8, pad_replicate};
 use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, warmup_lr};
 use crate::wavelet_codec::{QUALITY_LEVELS, WaveletCodec, step};
 
@@ -61,27 +63,23 @@ pub struct PostFilterTrainOptions {
 /// `[3, h, w]` planes of an 8-bit image, centred on zero.
 pub fn centred_planes(img: &RgbImage) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut out = vec![0f32; 3 * w * h];
-    for (i, p) in img.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * w * h + i] = f32::from(p[c]) / 255.0 - 0.5;
-        }
+    let mut planes = pad_replicate(img, w, h);
+    for v in &mut planes {
+        *v -= 0.5;
     }
-    out
+    planes
 }
 
-/// The filter's output `[1, 3, h, w]` rounded to an 8-bit image.
+/// The filter's output `[1, 3, h, w]` (centred on zero) rounded to an 8-bit image.
 pub fn planes_to_rgb8(planes: &[f32], w: usize, h: usize) -> RgbImage {
-    let per = w * h;
-    let raw = (0..per)
-        .flat_map(|i| (0..3).map(move |c| (i, c)))
-        .map(|(i, c)| {
-            ((planes[c * per + i] + 0.5) * 255.0)
-                .round()
-                .clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    RgbImage::from_raw(w as u32, h as u32, raw).expect("sized buffer")
+    let shifted: Vec<f32> = planes.iter().map(|v| v + 0.5).collect();
+    crop_to_rgb8(&shifted, w, h, w, h)
+}
+
+/// `img` coded at `quality` and decoded (the codec's real files and reconstruction).
+fn coded(codec: &WaveletCodec, img: &RgbImage, quality: u8) -> Result<RgbImage> {
+    let (bytes, _) = codec.encode_image(img, 3, quality)?;
+    codec.decode_image(&Container::from_bytes(&bytes, &Limits::default())?)
 }
 
 /// One training item: a crop coded at `quality`, its decoded and original centres.
@@ -99,9 +97,7 @@ fn item(
     if rng.below(2) == 1 {
         image::imageops::flip_horizontal_in_place(&mut crop);
     }
-    let (bytes, _) = codec.encode_image(&crop, 3, quality)?;
-    let container = crate::container::Container::from_bytes(&bytes, &Default::default())?;
-    let decoded = codec.decode_image(&container)?;
+    let decoded = coded(codec, &crop, quality)?;
     let centre = |i: &RgbImage| {
         centred_planes(&image::imageops::crop_imm(i, MARGIN, MARGIN, patch, patch).to_image())
     };
@@ -278,9 +274,7 @@ fn validate(
         let crop =
             image::imageops::crop_imm(img, (img.width() - w) / 2, (img.height() - h) / 2, w, h)
                 .to_image();
-        let (bytes, _) = codec.encode_image(&crop, 3, quality)?;
-        let c = crate::container::Container::from_bytes(&bytes, &Default::default())?;
-        let decoded = codec.decode_image(&c)?;
+        let decoded = coded(codec, &crop, quality)?;
         let (wu, hu) = (w as usize, h as usize);
         let x = Tensor::<4>::from_data(
             TensorData::new(centred_planes(&decoded), [1, 3, hu, wu]),

@@ -30,10 +30,11 @@ pub use audio::{
     chunk_weight, decode_audio_file,
 };
 
-use crate::container::{Container, Header, Limits, MediaInfo, Section, hex};
+use crate::container::{Container, Header, Limits, Section};
 use crate::error::{Error, Result};
 use crate::image_codec::{
-    EncodeStats, channel_indexes, crop_to_rgb8, image_header, model_digest, pad_replicate,
+    EncodeStats, channel_indexes, check_identity, crop_to_rgb8, image_header, image_size,
+    model_digest, pad_replicate,
 };
 use crate::latent_context::{decode_planes, encode_planes};
 use crate::residual::{
@@ -491,17 +492,7 @@ impl WallocModel {
     }
 
     fn check_header(&self, h: &Header) -> Result<()> {
-        if h.model_id != self.id {
-            return Err(Error::UnknownModel(h.model_id.clone()));
-        }
-        if h.model_digest != self.digest {
-            return Err(Error::ModelMismatch {
-                model: self.id.clone(),
-                file: hex(&h.model_digest),
-                ours: hex(&self.digest),
-            });
-        }
-        Ok(())
+        check_identity(h, &self.id, &self.digest)
     }
 
     /// The integer latents stored in an image file, without synthesis.
@@ -511,19 +502,7 @@ impl WallocModel {
     pub fn latents_of_container(&self, c: &Container) -> Result<(Latents, usize, usize)> {
         self.require_image()?;
         self.check_header(&c.header)?;
-        let MediaInfo::Image {
-            width,
-            height,
-            channels: 1 | 3 | 4,
-            bit_depth: 8,
-        } = c.header.media
-        else {
-            return Err(Error::Unsupported(format!(
-                "{:?} is not an 8-bit RGB image",
-                c.header.media
-            )));
-        };
-        let (w, h) = (width as usize, height as usize);
+        let (w, h) = image_size(&c.header)?;
         let (pw, ph) = self.padded(w, h);
         let m = self.config.multiple();
         let (lh, lw) = (ph / m, pw / m);

@@ -45,9 +45,12 @@ use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
 use sha2::{Digest, Sha256};
 
-use crate::container::{Container, Header, MediaInfo, Section, hex};
+use crate::container::{Container, Header, Section};
 use crate::error::{Error, Result};
-use crate::image_codec::{EncodeStats, crop_to_rgb8, image_header, model_digest, pad_replicate};
+use crate::image_codec::{
+    EncodeStats, check_identity, crop_to_rgb8, image_header, image_size, model_digest,
+    pad_replicate,
+};
 use crate::residual::{
     colour_transform, decode_residual_with_prior, dequantise, encode_residual_with_prior,
     prune_with_prior, quantise,
@@ -157,16 +160,16 @@ impl Filter {
                     &self.device,
                 );
                 let y = to_f32_vec(self.model.forward(x, f64::from(step)));
-                let per = cw * ch;
-                for yy in ty..(ty + FILTER_TILE).min(h) {
-                    for xx in tx..(tx + FILTER_TILE).min(w) {
-                        let i = (yy - y0) * cw + (xx - x0);
-                        let px = image::Rgb([0, 1, 2].map(|c| {
-                            ((y[c * per + i] + 0.5) * 255.0).round().clamp(0.0, 255.0) as u8
-                        }));
-                        out.put_pixel(xx as u32, yy as u32, px);
-                    }
-                }
+                let filtered = crate::train_postfilter::planes_to_rgb8(&y, cw, ch);
+                let (tw, th) = (FILTER_TILE.min(w - tx), FILTER_TILE.min(h - ty));
+                let inner = image::imageops::crop_imm(
+                    &filtered,
+                    (tx - x0) as u32,
+                    (ty - y0) as u32,
+                    tw as u32,
+                    th as u32,
+                );
+                image::imageops::replace(&mut out, &*inner, tx as i64, ty as i64);
             }
         }
         out
@@ -215,11 +218,12 @@ fn forward(plane: Vec<f32>, h: usize, w: usize, levels: u8) -> (Vec<f32>, Vec<Ve
     (ll, details)
 }
 
-/// Coefficients of the three colour planes, grouped as they are coded: the three
-/// low-pass bands, then per level (coarse to fine) the three colours' H, V and D bands.
-/// Returns the groups with their band counts and plane sizes.
+/// A group of equal-size bands: its coefficients, bands per colour, plane height and
+/// width.
 type Group = (Vec<f32>, usize, usize, usize);
 
+/// Coefficients of the three colour planes, grouped as they are coded: the three
+/// low-pass bands, then per level (coarse to fine) the three colours' H, V and D bands.
 fn groups(planes: Vec<f32>, h: usize, w: usize, levels: u8) -> Vec<Group> {
     let per = h * w;
     let mut lls = Vec::with_capacity(3 * (per >> (2 * levels)));
@@ -381,30 +385,10 @@ impl WaveletCodec {
     }
 
     fn check_header(&self, h: &Header) -> Result<(usize, usize, f32)> {
-        if h.model_id != self.id {
-            return Err(Error::UnknownModel(h.model_id.clone()));
-        }
-        if h.model_digest != self.digest {
-            return Err(Error::ModelMismatch {
-                model: self.id.clone(),
-                file: hex(&h.model_digest),
-                ours: hex(&self.digest),
-            });
-        }
-        let MediaInfo::Image {
-            width,
-            height,
-            channels: 1 | 3 | 4,
-            bit_depth: 8,
-        } = h.media
-        else {
-            return Err(Error::Unsupported(format!(
-                "{:?} is not an 8-bit RGB image",
-                h.media
-            )));
-        };
+        check_identity(h, &self.id, &self.digest)?;
+        let (w, hgt) = image_size(h)?;
         let step = step(h.quality).map_err(|_| Error::Corrupt(format!("quality {}", h.quality)))?;
-        Ok((width as usize, height as usize, step))
+        Ok((w, hgt, step))
     }
 
     /// Decodes an image file written by [`WaveletCodec::encode_image`].
