@@ -170,7 +170,7 @@ enum TrainCommand {
     WallocImage(TrainWallocImageArgs),
     /// Train a WaLLoC audio model on a folder of WAV files.
     WallocAudio(TrainWallocAudioArgs),
-    /// Train the learned post-filter of the wavelet codec (dwt97-rgb) on PNG/JPEG photos.
+    /// Train the learned post-filter of the wavelet codec (dwt97s-rgb or dwt97-rgb) on PNG/JPEG photos.
     Postfilter(TrainPostfilterArgs),
 }
 
@@ -215,9 +215,13 @@ struct TrainPostfilterArgs {
     /// Downscale JPEG training images by this factor (1 keeps them).
     #[arg(long, default_value_t = 2)]
     jpeg_downscale: u32,
-    /// Quality levels of dwt97-rgb to train on (comma-separated).
+    /// Quality levels of the wavelet codec to train on (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "0,3,6,9,12,15")]
     qualities: Vec<u8>,
+    /// Border extension of the wavelet codec that codes the crops: `symmetric`
+    /// (dwt97s-rgb) or `periodic` (dwt97-rgb); the export records it.
+    #[arg(long, default_value = "symmetric")]
+    extension: String,
 }
 
 /// Options shared by the WaLLoC trainers.
@@ -1226,6 +1230,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 val_every: a.val_every.max(1),
                 jpeg_downscale: a.jpeg_downscale.max(1),
                 qualities: a.qualities,
+                extension: ncodec::wavelet_codec::Extension::from_name(&a.extension)
+                    .map_err(ctx("bad --extension"))?,
             };
             let device = ncodec::device::default_device();
             ncodec::train_postfilter::train_postfilter(&opts, &device)

@@ -2,11 +2,11 @@
 //!
 //! Every shipped learned entry has real trained weights committed under
 //! `models/weights/<id>/` with a model card, embedded into the binary so no configuration
-//! is needed. One entry, `dwt97-rgb`, is a classic wavelet codec with no weights (its
-//! card is in `models/weights/dwt97-rgb/` too), shipped as a baseline and never as a
-//! default; the default image model `dwt97-pf-r1` codes the same files and decodes them
-//! through a trained post-filter. An id found in a file but not here is an
-//! [`Error::UnknownModel`].
+//! is needed. Two entries, `dwt97-rgb` and `dwt97s-rgb` (periodic and symmetric border
+//! extension), are classic wavelet codecs with no weights (their cards are in
+//! `models/weights/` too), shipped as baselines and never as defaults; the learned
+//! variants (`dwt97-pf-r1`, …) code the same files and decode them through a trained
+//! post-filter. An id found in a file but not here is an [`Error::UnknownModel`].
 
 use std::path::Path;
 
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::image_any::ImageCodec;
 use crate::image_codec::ImageModel;
 use crate::walloc_codec::WallocModel;
-use crate::wavelet_codec::{DWT_ID, WaveletCodec};
+use crate::wavelet_codec::{DWT_ID, DWT_SYMMETRIC_ID, Extension, WaveletCodec};
 
 /// A shipped model, as listed by `ncodec models`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,8 +43,8 @@ pub struct ModelEntry {
 enum Family {
     Hyperprior,
     Walloc,
-    /// No weights: [`crate::wavelet_codec::WaveletCodec`].
-    Classic,
+    /// No weights: [`crate::wavelet_codec::WaveletCodec`] with this border extension.
+    Classic(Extension),
     /// The wavelet codec with a learned post-filter (`model.json`, `weights.bpk`).
     Filtered,
 }
@@ -111,7 +111,22 @@ const EMBEDDED: &[Embedded] = &[
             default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
             default: false,
         },
-        family: Family::Classic,
+        family: Family::Classic(Extension::Periodic),
+        config: &[],
+        weights: &[],
+        tables: &[],
+    },
+    Embedded {
+        entry: ModelEntry {
+            id: DWT_SYMMETRIC_ID,
+            kind: MediaKind::Image,
+            description: "dwt97-rgb with symmetric instead of periodic extension at the borders (smaller files); classic, no learned weights, a baseline, see its card",
+            min_quality: 0,
+            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
+            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
+            default: false,
+        },
+        family: Family::Classic(Extension::Symmetric),
         config: &[],
         weights: &[],
         tables: &[],
@@ -260,7 +275,7 @@ fn load_parts(
         Family::Walloc => ImageCodec::Walloc(Box::new(WallocModel::from_parts(
             id, config, weights, tables, device,
         )?)),
-        Family::Classic => ImageCodec::Wavelet(Box::default()),
+        Family::Classic(ext) => ImageCodec::Wavelet(Box::new(WaveletCodec::classic(ext))),
         Family::Filtered => ImageCodec::Wavelet(Box::new(WaveletCodec::with_filter(
             id, config, weights, device,
         )?)),

@@ -24,7 +24,7 @@ use crate::container::{Container, Limits};
 use crate::error::{Error, Result};
 use crate::image_codec::{crop_to_rgb8, pad_replicate};
 use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, warmup_lr};
-use crate::wavelet_codec::{QUALITY_LEVELS, WaveletCodec, step};
+use crate::wavelet_codec::{Extension, QUALITY_LEVELS, WaveletCodec, step};
 
 /// Pixels coded around each training patch.
 pub const MARGIN: u32 = 32;
@@ -58,6 +58,10 @@ pub struct PostFilterTrainOptions {
     pub jpeg_downscale: u32,
     /// The codec's quality levels to train on.
     pub qualities: Vec<u8>,
+    /// The border extension of the codec that codes the crops, written into the
+    /// export's `model.json` (runs from before this option used the periodic one).
+    #[serde(default)]
+    pub extension: Extension,
 }
 
 /// `[3, h, w]` planes of an 8-bit image, centred on zero.
@@ -145,7 +149,7 @@ pub fn train_postfilter(opts: &PostFilterTrainOptions, device: &Device) -> Resul
         None => Vec::new(),
     };
 
-    let codec = WaveletCodec::new();
+    let codec = WaveletCodec::classic(opts.extension);
     let ad = device.clone().autodiff();
     let (mut model, mut optim, mut state) = resume(cfg.init(&ad), &opts.out)?;
     let log_path = opts.out.join("log.csv");
@@ -226,18 +230,25 @@ pub fn train_postfilter(opts: &PostFilterTrainOptions, device: &Device) -> Resul
         }
         if state.step.is_multiple_of(opts.checkpoint_every) || state.step == opts.steps {
             save_checkpoint(&model, &optim, &state, &opts.out)?;
-            export_postfilter(cfg, &model.valid(), &opts.out.join("export"))?;
+            export_postfilter(
+                cfg,
+                opts.extension,
+                &model.valid(),
+                &opts.out.join("export"),
+            )?;
         }
     }
     Ok(())
 }
 
-/// Writes `model.json` and `weights.bpk` into `dir`.
+/// Writes `model.json` (the filter's configuration and the codec's `"extension"`) and
+/// `weights.bpk` into `dir`.
 ///
 /// # Errors
 /// I/O errors and serialisation failures.
 pub fn export_postfilter(
     cfg: &PostFilterConfig,
+    extension: Extension,
     model: &PostFilter,
     dir: &std::path::Path,
 ) -> Result<()> {
@@ -247,7 +258,11 @@ pub fn export_postfilter(
         .into_record()
         .into_bytes()
         .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
-    let config = serde_json::to_vec_pretty(cfg).expect("serialisable");
+    let mut config = serde_json::to_value(cfg).expect("serialisable");
+    if let Some(map) = config.as_object_mut() {
+        map.insert("extension".into(), extension.name().into());
+    }
+    let config = serde_json::to_vec_pretty(&config).expect("serialisable");
     for (name, bytes) in [("model.json", config), ("weights.bpk", weights.to_vec())] {
         let p = dir.join(name);
         std::fs::write(&p, bytes).map_err(io_err(&p))?;

@@ -13,8 +13,11 @@
 //! Pipeline: the image is padded to a multiple of `2^levels` by repeating its last row
 //! and column, centred on zero, and turned into a luma and two colour differences by the
 //! orthonormal matrix [`crate::residual::COLOUR`]. Each of the three planes goes through
-//! `levels` levels of the dyadic bior4.4 (CDF 9/7) transform with periodic extension,
-//! which is nearly orthonormal, so one quantisation step for every band is the step that
+//! `levels` levels of the dyadic bior4.4 (CDF 9/7) transform, with periodic extension
+//! (`dwt97-rgb`, the first format) or symmetric extension (`dwt97s-rgb`, by lifting:
+//! −6.1 % rate at equal PSNR on the validation photos, most of them padded from sizes
+//! that are not multiples of 32, and −0.9 % on Kodak, whose sizes are). The transform
+//! is nearly orthonormal, so one quantisation step for every band is the step that
 //! minimises the pixel MSE for a rate. The coefficients are quantised with the dead-zone
 //! quantiser of [`crate::residual::quantise`], isolated ±1 values are pruned when their
 //! bits outweigh the error they remove, and each group of equal-size bands is coded with
@@ -42,7 +45,7 @@ use ncodec_models::burn::store::ModuleRecord;
 use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::hyperprior::to_f32_vec;
 use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
-use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
+use ncodec_models::wavelet::{dwt2_symmetric, idwt2_symmetric, iwpt2_cpu, wpt2_cpu};
 use sha2::{Digest, Sha256};
 
 use crate::container::{Container, Header, Section};
@@ -56,8 +59,51 @@ use crate::residual::{
     prune_with_prior, quantise,
 };
 
-/// The id written into files.
+/// The id written into files by the classic codec with periodic extension.
 pub const DWT_ID: &str = "dwt97-rgb";
+
+/// The id written into files by the classic codec with symmetric extension.
+pub const DWT_SYMMETRIC_ID: &str = "dwt97s-rgb";
+
+/// How the transform extends a plane beyond its borders. The format of a file follows
+/// from its model id; the payload is laid out the same way for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Extension {
+    /// Periodic (PyWavelets' `periodization`): the first format (`dwt97-rgb`,
+    /// `dwt97-pf-r1`). An image's right edge meets its left one, which costs bits in
+    /// every detail band along the borders.
+    #[default]
+    Periodic,
+    /// Whole-sample symmetric, as in JPEG 2000 (`dwt97s-rgb`, `dwt97s-pf-r2`): the
+    /// plane is mirrored at its borders. Inside the plane the coefficients are the
+    /// periodic transform's.
+    Symmetric,
+}
+
+impl Extension {
+    /// The name used in a post-filter's `model.json` (`"extension"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Extension::Periodic => "periodic",
+            Extension::Symmetric => "symmetric",
+        }
+    }
+
+    /// Parses [`Extension::name`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for another name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "periodic" => Ok(Extension::Periodic),
+            "symmetric" => Ok(Extension::Symmetric),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown wavelet extension {other:?} (periodic or symmetric)"
+            ))),
+        }
+    }
+}
 
 /// Quality levels (`0..QUALITY_LEVELS`).
 pub const QUALITY_LEVELS: u8 = STEPS.len() as u8;
@@ -122,6 +168,7 @@ const TAG: [u8; 4] = *b"DWTQ";
 pub struct WaveletCodec {
     id: String,
     digest: [u8; 32],
+    extension: Extension,
     filter: Option<Filter>,
 }
 
@@ -203,11 +250,20 @@ fn padded(w: usize, h: usize, levels: u8) -> (usize, usize) {
 
 /// The dyadic transform of one plane: the low-pass band and, per level (finest first),
 /// the H, V and D bands concatenated.
-fn forward(plane: Vec<f32>, h: usize, w: usize, levels: u8) -> (Vec<f32>, Vec<Vec<f32>>) {
+fn forward(
+    plane: Vec<f32>,
+    h: usize,
+    w: usize,
+    levels: u8,
+    ext: Extension,
+) -> (Vec<f32>, Vec<Vec<f32>>) {
     let (mut ll, mut ph, mut pw) = (plane, h, w);
     let mut details = Vec::with_capacity(usize::from(levels));
     for _ in 0..levels {
-        let mut bands = wpt2_cpu(&ll, 1, ph, pw, 1);
+        let mut bands = match ext {
+            Extension::Periodic => wpt2_cpu(&ll, 1, ph, pw, 1),
+            Extension::Symmetric => dwt2_symmetric(&ll, ph, pw),
+        };
         let n = ph * pw / 4;
         let rest = bands.split_off(n);
         ll = bands;
@@ -224,12 +280,12 @@ type Group = (Vec<f32>, usize, usize, usize);
 
 /// Coefficients of the three colour planes, grouped as they are coded: the three
 /// low-pass bands, then per level (coarse to fine) the three colours' H, V and D bands.
-fn groups(planes: Vec<f32>, h: usize, w: usize, levels: u8) -> Vec<Group> {
+fn groups(planes: Vec<f32>, h: usize, w: usize, levels: u8, ext: Extension) -> Vec<Group> {
     let per = h * w;
     let mut lls = Vec::with_capacity(3 * (per >> (2 * levels)));
     let mut details: Vec<Vec<f32>> = vec![Vec::new(); usize::from(levels)];
     for c in 0..3 {
-        let (ll, d) = forward(planes[c * per..(c + 1) * per].to_vec(), h, w, levels);
+        let (ll, d) = forward(planes[c * per..(c + 1) * per].to_vec(), h, w, levels, ext);
         lls.extend(ll);
         for (acc, level) in details.iter_mut().zip(d) {
             acc.extend(level);
@@ -245,30 +301,52 @@ fn groups(planes: Vec<f32>, h: usize, w: usize, levels: u8) -> Vec<Group> {
 }
 
 /// SHA-256 of a description of the format's constants.
-fn format_digest() -> [u8; 32] {
+fn format_digest(ext: Extension) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(format!(
-        "{DWT_ID} v1: bior4.4 dyadic periodic, colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
-        crate::residual::COLOUR
-    ));
+    match ext {
+        Extension::Periodic => h.update(format!(
+            "{DWT_ID} v1: bior4.4 dyadic periodic, colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
+            crate::residual::COLOUR
+        )),
+        Extension::Symmetric => h.update(format!(
+            "{DWT_SYMMETRIC_ID} v1: bior4.4 dyadic symmetric (lifting), colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
+            crate::residual::COLOUR
+        )),
+    }
     h.finalize().into()
 }
 
 impl WaveletCodec {
-    /// The classic codec, `dwt97-rgb`. Its digest is SHA-256 of a description of the
-    /// format's constants, so a decoder built with different steps refuses the file
-    /// instead of misreading it.
+    /// The classic codec with periodic extension, `dwt97-rgb`. Its digest is SHA-256 of a
+    /// description of the format's constants, so a decoder built with different steps
+    /// refuses the file instead of misreading it.
     pub fn new() -> Self {
+        Self::classic(Extension::Periodic)
+    }
+
+    /// The classic codec with extension `ext`: `dwt97-rgb` or `dwt97s-rgb`.
+    pub fn classic(ext: Extension) -> Self {
+        let id = match ext {
+            Extension::Periodic => DWT_ID,
+            Extension::Symmetric => DWT_SYMMETRIC_ID,
+        };
         Self {
-            id: DWT_ID.into(),
-            digest: format_digest(),
+            id: id.into(),
+            digest: format_digest(ext),
+            extension: ext,
             filter: None,
         }
     }
 
-    /// The learned variant `id`: the same files, decoded through a trained post-filter
+    /// The transform's border extension.
+    pub fn extension(&self) -> Extension {
+        self.extension
+    }
+
+    /// The learned variant `id`: the classic files, decoded through a trained post-filter
     /// (`model.json` and `weights.bpk` of `ncodec train postfilter`) run on `device`.
-    /// Its digest covers the format and the filter's files.
+    /// The transform's extension is `model.json`'s `"extension"` (periodic when absent,
+    /// as in the first exports). Its digest covers the format and the filter's files.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the files do not parse or do not fit each other.
@@ -281,6 +359,14 @@ impl WaveletCodec {
         if cfg.layers < 2 || cfg.layers > 64 || cfg.width == 0 || cfg.width > 1024 {
             return Err(bad("config", &"unsupported size"));
         }
+        let ext = match serde_json::from_slice::<serde_json::Value>(config)
+            .map_err(|e| bad("config", &e))?
+            .get("extension")
+        {
+            None => Extension::Periodic,
+            Some(v) => Extension::from_name(v.as_str().unwrap_or_default())
+                .map_err(|e| bad("config", &e))?,
+        };
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .map_err(|e| bad("weights", &e))?;
         let model = cfg
@@ -288,11 +374,12 @@ impl WaveletCodec {
             .try_load_record(record)
             .map_err(|e| bad("weights", &e))?;
         let mut h = Sha256::new();
-        h.update(format_digest());
+        h.update(format_digest(ext));
         h.update(model_digest(config, weights, &[]));
         Ok(Self {
             id: id.into(),
             digest: h.finalize().into(),
+            extension: ext,
             filter: Some(Filter {
                 config: cfg,
                 model,
@@ -342,7 +429,7 @@ impl WaveletCodec {
         let mut data = vec![levels];
         let mut est = 0.0;
         let mut prev: (Vec<i32>, usize) = (Vec::new(), 0);
-        for (coeffs, bands, gh, gw) in groups(planes, ph, pw, levels) {
+        for (coeffs, bands, gh, gw) in groups(planes, ph, pw, levels, self.extension) {
             let mut q = quantise(&coeffs, step);
             let scaled: Vec<f32> = coeffs.iter().map(|v| v / step).collect();
             drop(coeffs);
@@ -432,7 +519,10 @@ impl WaveletCodec {
             let n = 3 * gh * gw;
             for (c, plane) in planes.iter_mut().enumerate() {
                 plane.extend_from_slice(&d[c * n..(c + 1) * n]);
-                *plane = iwpt2_cpu(plane, 1, gh, gw, 1);
+                *plane = match self.extension {
+                    Extension::Periodic => iwpt2_cpu(plane, 1, gh, gw, 1),
+                    Extension::Symmetric => idwt2_symmetric(plane, gh, gw),
+                };
             }
             gh *= 2;
             gw *= 2;

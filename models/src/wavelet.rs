@@ -460,3 +460,147 @@ pub fn iwpt2_cpu(planes: &[f32], c: usize, h: usize, w: usize, levels: usize) ->
     }
     cur
 }
+
+/// CDF 9/7 lifting coefficients (Daubechies and Sweldens), with `K` the final scaling.
+const LIFT: [(f32, f32); 2] = [(-1.586_134_3, -0.052_980_118), (0.882_911_1, 0.443_506_85)];
+const LIFT_K: f32 = 1.230_174_1;
+
+/// The lifting steps of one axis on `m` pairs of items (`s` the even, `d` the odd ones),
+/// each item `len` floats wide (1 for a row's samples, a whole row for the columns),
+/// with whole-sample symmetric extension: the item after the last even one is the last
+/// even one, the item before the first odd one is the first odd one.
+fn lift_items(s: &mut [f32], d: &mut [f32], len: usize) {
+    let m = s.len() / len;
+    for &(predict, update) in &LIFT {
+        for i in 0..m {
+            let next = (i + 1).min(m - 1);
+            let (si, sn) = (&s[i * len..(i + 1) * len], &s[next * len..(next + 1) * len]);
+            for ((o, &a), &b) in d[i * len..(i + 1) * len].iter_mut().zip(si).zip(sn) {
+                *o += predict * (a + b);
+            }
+        }
+        for i in 0..m {
+            let prev = i.saturating_sub(1);
+            let (dp, di) = (&d[prev * len..(prev + 1) * len], &d[i * len..(i + 1) * len]);
+            for ((o, &a), &b) in s[i * len..(i + 1) * len].iter_mut().zip(dp).zip(di) {
+                *o += update * (a + b);
+            }
+        }
+    }
+    let (ls, ld) = (
+        std::f32::consts::SQRT_2 / LIFT_K,
+        -LIFT_K / std::f32::consts::SQRT_2,
+    );
+    s.iter_mut().for_each(|v| *v *= ls);
+    d.iter_mut().for_each(|v| *v *= ld);
+}
+
+/// The inverse of [`lift_items`].
+fn unlift_items(s: &mut [f32], d: &mut [f32], len: usize) {
+    let m = s.len() / len;
+    let (ls, ld) = (
+        LIFT_K / std::f32::consts::SQRT_2,
+        -std::f32::consts::SQRT_2 / LIFT_K,
+    );
+    s.iter_mut().for_each(|v| *v *= ls);
+    d.iter_mut().for_each(|v| *v *= ld);
+    for &(predict, update) in LIFT.iter().rev() {
+        for i in 0..m {
+            let prev = i.saturating_sub(1);
+            let (dp, di) = (&d[prev * len..(prev + 1) * len], &d[i * len..(i + 1) * len]);
+            for ((o, &a), &b) in s[i * len..(i + 1) * len].iter_mut().zip(dp).zip(di) {
+                *o -= update * (a + b);
+            }
+        }
+        for i in 0..m {
+            let next = (i + 1).min(m - 1);
+            let (si, sn) = (&s[i * len..(i + 1) * len], &s[next * len..(next + 1) * len]);
+            for ((o, &a), &b) in d[i * len..(i + 1) * len].iter_mut().zip(si).zip(sn) {
+                *o -= predict * (a + b);
+            }
+        }
+    }
+}
+
+/// One level of the 2D CDF 9/7 transform of one plane `h × w` with *symmetric*
+/// extension (whole-sample, as in JPEG 2000's irreversible path), by lifting on the CPU:
+/// four planes `h/2 × w/2` concatenated in [`dwt2`]'s order (A, H, V, D). Inside the
+/// plane the coefficients equal [`wpt2_cpu`]'s (same filters, alignment and scaling, up
+/// to float rounding); only the borders differ: the signal is mirrored instead of
+/// wrapped, so an image's opposite edges never meet.
+///
+/// # Panics
+/// If `h` or `w` is odd or zero, or `x` is not `h·w` long.
+pub fn dwt2_symmetric(x: &[f32], h: usize, w: usize) -> Vec<f32> {
+    assert!(
+        h > 0 && w > 0 && h.is_multiple_of(2) && w.is_multiple_of(2) && x.len() == h * w,
+        "dwt2_symmetric: {h}×{w} must be even and match the data"
+    );
+    let (h2, w2) = (h / 2, w / 2);
+    // Along the width: lo and hi planes h × w/2.
+    let mut lo = vec![0f32; h * w2];
+    let mut hi = vec![0f32; h * w2];
+    for y in 0..h {
+        let row = &x[y * w..(y + 1) * w];
+        let (s, d) = (&mut lo[y * w2..(y + 1) * w2], &mut hi[y * w2..(y + 1) * w2]);
+        for k in 0..w2 {
+            s[k] = row[2 * k];
+            d[k] = row[2 * k + 1];
+        }
+        lift_items(s, d, 1);
+    }
+    // Along the height, whole rows at a time.
+    let mut out = Vec::with_capacity(h * w);
+    for p in [lo, hi] {
+        let mut s = Vec::with_capacity(h2 * w2);
+        let mut d = Vec::with_capacity(h2 * w2);
+        for k in 0..h2 {
+            s.extend_from_slice(&p[2 * k * w2..(2 * k + 1) * w2]);
+            d.extend_from_slice(&p[(2 * k + 1) * w2..(2 * k + 2) * w2]);
+        }
+        lift_items(&mut s, &mut d, w2);
+        out.extend(s);
+        out.extend(d);
+    }
+    out
+}
+
+/// The exact inverse of [`dwt2_symmetric`] (up to float rounding): four planes
+/// `h × w` (A, H, V, D) into one plane `2h × 2w`.
+///
+/// # Panics
+/// If `h` or `w` is zero or `p` is not `4·h·w` long.
+pub fn idwt2_symmetric(p: &[f32], h: usize, w: usize) -> Vec<f32> {
+    assert!(
+        h > 0 && w > 0 && p.len() == 4 * h * w,
+        "idwt2_symmetric: {h}×{w} does not match the data"
+    );
+    let n = h * w;
+    // Along the height: (A, H) → the low width band, (V, D) → the high one, 2h × w each.
+    let rows = |s: &[f32], d: &[f32]| -> Vec<f32> {
+        let (mut s, mut d) = (s.to_vec(), d.to_vec());
+        unlift_items(&mut s, &mut d, w);
+        let mut out = Vec::with_capacity(2 * n);
+        for k in 0..h {
+            out.extend_from_slice(&s[k * w..(k + 1) * w]);
+            out.extend_from_slice(&d[k * w..(k + 1) * w]);
+        }
+        out
+    };
+    let lo = rows(&p[..n], &p[n..2 * n]);
+    let hi = rows(&p[2 * n..3 * n], &p[3 * n..]);
+    // Along the width.
+    let mut out = vec![0f32; 4 * n];
+    let (mut s, mut d) = (vec![0f32; w], vec![0f32; w]);
+    for y in 0..2 * h {
+        s.copy_from_slice(&lo[y * w..(y + 1) * w]);
+        d.copy_from_slice(&hi[y * w..(y + 1) * w]);
+        unlift_items(&mut s, &mut d, 1);
+        let row = &mut out[y * 2 * w..(y + 1) * 2 * w];
+        for k in 0..w {
+            row[2 * k] = s[k];
+            row[2 * k + 1] = d[k];
+        }
+    }
+    out
+}

@@ -1,6 +1,6 @@
-//! The classic wavelet codec `dwt97-rgb` (no weights, fast): round trips at odd sizes,
-//! rate and quality ordered by level, and typed errors for foreign, out-of-range and
-//! damaged files.
+//! The classic wavelet codecs `dwt97-rgb` and `dwt97s-rgb` (no weights, fast; periodic
+//! and symmetric extension): round trips at odd sizes, rate and quality ordered by level,
+//! and typed errors for foreign, out-of-range and damaged files.
 
 use image::RgbImage;
 use ncodec::Error;
@@ -8,11 +8,19 @@ use ncodec::container::{Container, Limits, Section};
 use ncodec::image_any::ImageCodec;
 use ncodec::metrics::psnr_rgb;
 use ncodec::registry;
-use ncodec::wavelet_codec::{DEFAULT_QUALITY, DWT_ID, QUALITY_LEVELS, WaveletCodec, step};
+use ncodec::wavelet_codec::{
+    DEFAULT_QUALITY, DWT_ID, DWT_SYMMETRIC_ID, Extension, QUALITY_LEVELS, WaveletCodec, step,
+};
 use ncodec_models::burn::prelude::Device;
 
 fn codec() -> ImageCodec {
     ImageCodec::Wavelet(Box::new(WaveletCodec::new()))
+}
+
+/// Both classic codecs: periodic, then symmetric extension.
+fn codecs() -> [ImageCodec; 2] {
+    [Extension::Periodic, Extension::Symmetric]
+        .map(|e| ImageCodec::Wavelet(Box::new(WaveletCodec::classic(e))))
 }
 
 /// A smooth gradient with one sharp edge.
@@ -29,37 +37,65 @@ fn test_image(w: u32, h: u32) -> RgbImage {
 
 #[test]
 fn round_trips_at_odd_sizes() {
-    let c = codec();
-    for (w, h) in [(1, 1), (17, 9), (33, 65), (130, 7)] {
-        let img = test_image(w, h);
-        let (bytes, stats) = c.encode(&img, QUALITY_LEVELS - 1).unwrap();
-        assert_eq!(stats.bytes, bytes.len());
-        let out = c.decode(&bytes, &Limits::default()).unwrap();
-        assert_eq!(out.dimensions(), (w, h));
-        let p = psnr_rgb(&img, &out).unwrap();
-        assert!(p > 38.0, "{w}×{h}: {p:.2} dB at the top level");
+    for c in codecs() {
+        for (w, h) in [(1, 1), (17, 9), (33, 65), (130, 7)] {
+            let img = test_image(w, h);
+            let (bytes, stats) = c.encode(&img, QUALITY_LEVELS - 1).unwrap();
+            assert_eq!(stats.bytes, bytes.len());
+            let out = c.decode(&bytes, &Limits::default()).unwrap();
+            assert_eq!(out.dimensions(), (w, h));
+            let p = psnr_rgb(&img, &out).unwrap();
+            assert!(p > 38.0, "{} {w}×{h}: {p:.2} dB at the top level", c.id());
+        }
     }
 }
 
 #[test]
 fn finer_levels_cost_more_and_reconstruct_better() {
-    let c = codec();
+    for c in codecs() {
+        let img = test_image(96, 80);
+        let mut last = (0usize, 0f64);
+        for q in 0..QUALITY_LEVELS {
+            assert!(step(q).unwrap() > 0.0);
+            let (bytes, _) = c.encode(&img, q).unwrap();
+            let h = Container::from_bytes(&bytes, &Limits::default())
+                .unwrap()
+                .header;
+            assert_eq!((h.model_id.as_str(), h.quality), (c.id(), q));
+            let p = psnr_rgb(&img, &c.decode(&bytes, &Limits::default()).unwrap()).unwrap();
+            assert!(
+                bytes.len() >= last.0 && p > last.1,
+                "level {q}: {} B, {p:.2} dB after {last:?}",
+                bytes.len()
+            );
+            last = (bytes.len(), p);
+        }
+    }
+}
+
+#[test]
+fn symmetric_extension_codes_a_ramp_in_fewer_bytes() {
+    // The test image's gradients wrap into jumps at the borders under periodic extension.
+    let [per, sym] = codecs();
+    assert_eq!(sym.id(), DWT_SYMMETRIC_ID);
     let img = test_image(96, 80);
-    let mut last = (0usize, 0f64);
-    for q in 0..QUALITY_LEVELS {
-        assert!(step(q).unwrap() > 0.0);
-        let (bytes, _) = c.encode(&img, q).unwrap();
-        let h = Container::from_bytes(&bytes, &Limits::default())
-            .unwrap()
-            .header;
-        assert_eq!((h.model_id.as_str(), h.quality), (DWT_ID, q));
-        let p = psnr_rgb(&img, &c.decode(&bytes, &Limits::default()).unwrap()).unwrap();
-        assert!(
-            bytes.len() >= last.0 && p > last.1,
-            "level {q}: {} B, {p:.2} dB after {last:?}",
-            bytes.len()
+    for q in [3, DEFAULT_QUALITY, QUALITY_LEVELS - 1] {
+        let (bp, _) = per.encode(&img, q).unwrap();
+        let (bs, _) = sym.encode(&img, q).unwrap();
+        let pp = psnr_rgb(&img, &per.decode(&bp, &Limits::default()).unwrap()).unwrap();
+        let ps = psnr_rgb(&img, &sym.decode(&bs, &Limits::default()).unwrap()).unwrap();
+        eprintln!(
+            "level {q}: periodic {} B {pp:.2} dB, symmetric {} B {ps:.2} dB",
+            bp.len(),
+            bs.len()
         );
-        last = (bytes.len(), p);
+        assert!(
+            bs.len() < bp.len(),
+            "level {q}: {} B ≥ {} B",
+            bs.len(),
+            bp.len()
+        );
+        assert!(ps > pp - 0.5, "level {q}: {ps:.2} dB against {pp:.2} dB");
     }
 }
 
@@ -70,6 +106,12 @@ fn the_registry_ships_it_but_not_as_default() {
     assert_eq!(m.default_quality, DEFAULT_QUALITY);
     let loaded = registry::load_image_model(DWT_ID, &Device::flex()).unwrap();
     assert_eq!(loaded.digest(), WaveletCodec::new().digest());
+    let m = registry::find(DWT_SYMMETRIC_ID).unwrap();
+    assert!(!m.default);
+    let loaded = registry::load_image_model(DWT_SYMMETRIC_ID, &Device::flex()).unwrap();
+    let sym = WaveletCodec::classic(Extension::Symmetric);
+    assert_eq!(loaded.digest(), sym.digest());
+    assert_ne!(sym.digest(), WaveletCodec::new().digest());
 }
 
 #[test]
@@ -277,6 +319,7 @@ fn post_filter_training_exports_and_resumes() {
         val_every: 2,
         jpeg_downscale: 1,
         qualities: vec![2, 9],
+        extension: Extension::Symmetric,
     };
     ncodec::train_postfilter::train_postfilter(&opts, &Device::flex()).unwrap();
     let codec = registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
@@ -284,6 +327,7 @@ fn post_filter_training_exports_and_resumes() {
         panic!("not the wavelet codec: {}", codec.id());
     };
     assert!(w.is_learned());
+    assert_eq!(w.extension(), Extension::Symmetric);
     let (bytes, _) = codec.encode(&test_image(21, 13), 4).unwrap();
     assert_eq!(
         codec
@@ -302,4 +346,44 @@ fn post_filter_training_exports_and_resumes() {
     opts.patch = 200;
     assert!(ncodec::train_postfilter::train_postfilter(&opts, &Device::flex()).is_err());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_filter_config_names_its_extension() {
+    use ncodec_models::postfilter::PostFilterConfig;
+    let cfg = PostFilterConfig::new().with_width(4).with_layers(3);
+    let weights = {
+        use ncodec_models::burn::module::Module;
+        cfg.init(&Device::flex())
+            .into_record()
+            .into_bytes()
+            .unwrap()
+            .to_vec()
+    };
+    let with = |ext: &str| {
+        let mut v = serde_json::to_value(&cfg).unwrap();
+        v["extension"] = ext.into();
+        WaveletCodec::with_filter(
+            "f",
+            &serde_json::to_vec(&v).unwrap(),
+            &weights,
+            &Device::flex(),
+        )
+    };
+    let sym = with("symmetric").unwrap();
+    assert_eq!(sym.extension(), Extension::Symmetric);
+    let img = test_image(40, 24);
+    let (a, _) = WaveletCodec::classic(Extension::Symmetric)
+        .encode_image(&img, 3, 6)
+        .unwrap();
+    let (b, _) = sym.encode_image(&img, 3, 6).unwrap();
+    let sections = |x: &[u8]| {
+        Container::from_bytes(x, &Limits::default())
+            .unwrap()
+            .sections
+    };
+    assert_eq!(sections(&a), sections(&b));
+    assert_eq!(with("periodic").unwrap().extension(), Extension::Periodic);
+    assert_ne!(with("periodic").unwrap().digest(), sym.digest());
+    assert!(matches!(with("mirror"), Err(Error::InvalidArgument(_))));
 }
