@@ -1,21 +1,27 @@
-//! Decodes arbitrary bytes as the `DWTQ` section of a `dwt97-rgb` file of a small
-//! image (size and quality from the first three bytes): must never panic.
+//! Decodes arbitrary bytes as the `DWTQ` section of a `dwt97-rgb` or `dwt97s-rgb` file
+//! of a small image (size, quality and extension from the first three bytes): must never
+//! panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ncodec::container::{Container, FORMAT_VERSION, Header, MediaInfo, Section};
-use ncodec::wavelet_codec::{DWT_ID, QUALITY_LEVELS, WaveletCodec};
+use ncodec::wavelet_codec::{Extension, QUALITY_LEVELS, WaveletCodec};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
         return;
     }
-    let codec = WaveletCodec::new();
+    let ext = if data[2] & 0x80 == 0 {
+        Extension::Periodic
+    } else {
+        Extension::Symmetric
+    };
+    let codec = WaveletCodec::classic(ext);
     let c = Container {
         header: Header {
             version: FORMAT_VERSION,
             flags: 0,
-            model_id: DWT_ID.into(),
+            model_id: codec.id().into(),
             model_digest: codec.digest(),
             quality: data[2] % QUALITY_LEVELS,
             media: MediaInfo::Image {
