@@ -15,6 +15,10 @@
 //!
 //! The offsets 5 and −4 are PyWavelets' alignment for these 10-tap filters; the tests
 //! compare against fixtures written by PyWavelets (`tests/fixtures/wavelet/`).
+//!
+//! For the classic image codec there is also one 2D level with *symmetric* extension
+//! ([`dwt2_symmetric`], [`idwt2_symmetric`]), computed on the CPU by the CDF 9/7 lifting
+//! steps: the same bands as the periodic level inside the plane, mirrored at its borders.
 
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose1d, conv_transpose2d, conv1d, conv2d};
