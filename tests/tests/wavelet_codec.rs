@@ -149,7 +149,12 @@ fn out_of_range_and_foreign_files_are_refused() {
 /// error (the payload's framing, or the entropy decoder's), never a panic.
 #[test]
 fn malformed_payloads_are_corrupt_not_panics() {
-    let c = codec();
+    for c in codecs() {
+        malformed_payloads_are_corrupt(&c);
+    }
+}
+
+fn malformed_payloads_are_corrupt(c: &ImageCodec) {
     let (bytes, _) = c.encode(&test_image(40, 24), 5).unwrap();
     let good = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     let data = good.sections[0].data.clone();
@@ -180,7 +185,7 @@ fn malformed_payloads_are_corrupt_not_panics() {
     for (i, d) in cases.into_iter().enumerate() {
         match c.decode(&with(d), &Limits::default()) {
             Err(Error::Corrupt(_) | Error::Entropy(_)) => {}
-            other => panic!("case {i}: {other:?}"),
+            other => panic!("{} case {i}: {other:?}", c.id()),
         }
     }
     // Flipping any bit inside the payload either errors or decodes to an image of the
