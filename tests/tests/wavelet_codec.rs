@@ -392,3 +392,37 @@ fn a_filter_config_names_its_extension() {
     assert_ne!(with("periodic").unwrap().digest(), sym.digest());
     assert!(matches!(with("mirror"), Err(Error::InvalidArgument(_))));
 }
+
+#[test]
+fn smooth_padding_keeps_the_image_and_fades_the_stripes() {
+    use ncodec::image_codec::pad_replicate;
+    use ncodec::wavelet_codec::pad_smooth;
+    let (w, h, pw, ph) = (37usize, 21usize, 64usize, 32usize);
+    // Stripes: a row whose values alternate, repeated down the image.
+    let img = RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let v = if x % 2 == 0 { 40 } else { 220 };
+        image::Rgb([v, v / 2 + y as u8, 255 - v])
+    });
+    let (s, r) = (pad_smooth(&img, pw, ph), pad_replicate(&img, pw, ph));
+    assert_eq!(s.len(), r.len());
+    assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
+    // The image itself is untouched.
+    for c in 0..3 {
+        for y in 0..h {
+            for x in 0..w {
+                let i = (c * ph + y) * pw + x;
+                assert_eq!(s[i], r[i]);
+            }
+        }
+    }
+    // Below the image, plain repetition keeps the stripes at full strength; smoothing
+    // fades them.
+    let variation = |p: &[f32]| -> f32 {
+        (h..ph)
+            .flat_map(|y| (1..pw).map(move |x| (y, x)))
+            .map(|(y, x)| (p[y * pw + x] - p[y * pw + x - 1]).abs())
+            .sum()
+    };
+    let (vs, vr) = (variation(&s), variation(&r));
+    assert!(vs < vr / 4.0, "smoothed {vs}, repeated {vr}");
+}
