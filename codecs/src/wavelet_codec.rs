@@ -253,7 +253,7 @@ fn padded(w: usize, h: usize, levels: u8) -> (usize, usize) {
 const PAD_SMOOTHING: usize = 4;
 
 /// `[3, ph, pw]` planes of `img` in `[0, 1]`, padded for the symmetric codecs. Each
-/// column right of the image is the column before it, smoothed [`PAD_SMOOTHING`] times
+/// column right of the image is the column before it, smoothed four times
 /// along the image's rows by `[1, 2, 1]/4` (ends repeated). Each row below the image is
 /// the row above it, smoothed the same way along the whole padded width. The stripes that
 /// plain repetition draws across the padding fade into a smooth surface, which costs
