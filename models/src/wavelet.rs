@@ -469,27 +469,39 @@ pub fn iwpt2_cpu(planes: &[f32], c: usize, h: usize, w: usize, levels: usize) ->
 const LIFT: [(f32, f32); 2] = [(-1.586_134_3, -0.052_980_118), (0.882_911_1, 0.443_506_85)];
 const LIFT_K: f32 = 1.230_174_1;
 
+/// One predict step: `d[i] += c · (s[i] + s[i + 1])` on items `len` floats wide, the
+/// item after the last even one being the last even one (symmetric extension).
+fn predict(d: &mut [f32], s: &[f32], len: usize, c: f32) {
+    let m = s.len() / len;
+    for i in 0..m {
+        let next = (i + 1).min(m - 1);
+        let (si, sn) = (&s[i * len..(i + 1) * len], &s[next * len..(next + 1) * len]);
+        for ((o, &a), &b) in d[i * len..(i + 1) * len].iter_mut().zip(si).zip(sn) {
+            *o += c * (a + b);
+        }
+    }
+}
+
+/// One update step: `s[i] += c · (d[i − 1] + d[i])`, the item before the first odd one
+/// being the first odd one (symmetric extension).
+fn update(s: &mut [f32], d: &[f32], len: usize, c: f32) {
+    let m = d.len() / len;
+    for i in 0..m {
+        let prev = i.saturating_sub(1);
+        let (dp, di) = (&d[prev * len..(prev + 1) * len], &d[i * len..(i + 1) * len]);
+        for ((o, &a), &b) in s[i * len..(i + 1) * len].iter_mut().zip(dp).zip(di) {
+            *o += c * (a + b);
+        }
+    }
+}
+
 /// The lifting steps of one axis on `m` pairs of items (`s` the even, `d` the odd ones),
 /// each item `len` floats wide (1 for a row's samples, a whole row for the columns),
-/// with whole-sample symmetric extension: the item after the last even one is the last
-/// even one, the item before the first odd one is the first odd one.
+/// with whole-sample symmetric extension (see [`predict`] and [`update`]).
 fn lift_items(s: &mut [f32], d: &mut [f32], len: usize) {
-    let m = s.len() / len;
-    for &(predict, update) in &LIFT {
-        for i in 0..m {
-            let next = (i + 1).min(m - 1);
-            let (si, sn) = (&s[i * len..(i + 1) * len], &s[next * len..(next + 1) * len]);
-            for ((o, &a), &b) in d[i * len..(i + 1) * len].iter_mut().zip(si).zip(sn) {
-                *o += predict * (a + b);
-            }
-        }
-        for i in 0..m {
-            let prev = i.saturating_sub(1);
-            let (dp, di) = (&d[prev * len..(prev + 1) * len], &d[i * len..(i + 1) * len]);
-            for ((o, &a), &b) in s[i * len..(i + 1) * len].iter_mut().zip(dp).zip(di) {
-                *o += update * (a + b);
-            }
-        }
+    for &(p, u) in &LIFT {
+        predict(d, s, len, p);
+        update(s, d, len, u);
     }
     let (ls, ld) = (
         std::f32::consts::SQRT_2 / LIFT_K,
@@ -499,30 +511,18 @@ fn lift_items(s: &mut [f32], d: &mut [f32], len: usize) {
     d.iter_mut().for_each(|v| *v *= ld);
 }
 
-/// The inverse of [`lift_items`].
+/// The inverse of [`lift_items`]: the same steps in reverse order with negated
+/// coefficients (`x + (−c)·y` is exactly `x − c·y` in floating point).
 fn unlift_items(s: &mut [f32], d: &mut [f32], len: usize) {
-    let m = s.len() / len;
     let (ls, ld) = (
         LIFT_K / std::f32::consts::SQRT_2,
         -std::f32::consts::SQRT_2 / LIFT_K,
     );
     s.iter_mut().for_each(|v| *v *= ls);
     d.iter_mut().for_each(|v| *v *= ld);
-    for &(predict, update) in LIFT.iter().rev() {
-        for i in 0..m {
-            let prev = i.saturating_sub(1);
-            let (dp, di) = (&d[prev * len..(prev + 1) * len], &d[i * len..(i + 1) * len]);
-            for ((o, &a), &b) in s[i * len..(i + 1) * len].iter_mut().zip(dp).zip(di) {
-                *o -= update * (a + b);
-            }
-        }
-        for i in 0..m {
-            let next = (i + 1).min(m - 1);
-            let (si, sn) = (&s[i * len..(i + 1) * len], &s[next * len..(next + 1) * len]);
-            for ((o, &a), &b) in d[i * len..(i + 1) * len].iter_mut().zip(si).zip(sn) {
-                *o -= predict * (a + b);
-            }
-        }
+    for &(p, u) in LIFT.iter().rev() {
+        update(s, d, len, -u);
+        predict(d, s, len, -p);
     }
 }
 
