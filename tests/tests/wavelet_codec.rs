@@ -206,6 +206,21 @@ fn malformed_payloads_are_corrupt(c: &ImageCodec) {
     );
 }
 
+/// An untrained post-filter (the identity): its configuration and exported weights.
+fn identity_filter() -> (ncodec_models::postfilter::PostFilterConfig, Vec<u8>) {
+    use ncodec_models::burn::module::Module;
+    let cfg = ncodec_models::postfilter::PostFilterConfig::new()
+        .with_width(4)
+        .with_layers(3);
+    let weights = cfg
+        .init(&Device::flex())
+        .into_record()
+        .into_bytes()
+        .unwrap()
+        .to_vec();
+    (cfg, weights)
+}
+
 /// A post-filter whose last convolution is not zero (an untrained filter is the
 /// identity), as the bytes `ncodec train postfilter` exports.
 fn nonzero_filter() -> (Vec<u8>, Vec<u8>) {
@@ -231,12 +246,7 @@ fn the_post_filtered_variant_has_its_own_identity_and_tiles_exactly() {
     use ncodec_models::postfilter::PostFilterConfig;
     let plain = WaveletCodec::new();
     let img = test_image(300, 270);
-    let cfg = PostFilterConfig::new().with_width(4).with_layers(3);
-    let ident = cfg.init(&Device::flex());
-    let ident_bytes = {
-        use ncodec_models::burn::module::Module;
-        ident.into_record().into_bytes().unwrap().to_vec()
-    };
+    let (cfg, ident_bytes) = identity_filter();
     let config = serde_json::to_vec(&cfg).unwrap();
     let identity =
         WaveletCodec::with_filter("dwt-ident", &config, &ident_bytes, &Device::flex()).unwrap();
@@ -355,16 +365,7 @@ fn post_filter_training_exports_and_resumes() {
 
 #[test]
 fn a_filter_config_names_its_extension() {
-    use ncodec_models::postfilter::PostFilterConfig;
-    let cfg = PostFilterConfig::new().with_width(4).with_layers(3);
-    let weights = {
-        use ncodec_models::burn::module::Module;
-        cfg.init(&Device::flex())
-            .into_record()
-            .into_bytes()
-            .unwrap()
-            .to_vec()
-    };
+    let (cfg, weights) = identity_filter();
     let with = |ext: &str| {
         let mut v = serde_json::to_value(&cfg).unwrap();
         v["extension"] = ext.into();
