@@ -1294,7 +1294,12 @@ fn print_info(
         ),
         (Ok(s), _) if latq => format!(" (quantisation step {s})"),
         _ => match ncodec::wavelet_codec::step(h.quality) {
-            Ok(s) if info.sections.iter().any(|s| s.tag == "DWTQ") => {
+            Ok(s)
+                if info
+                    .sections
+                    .iter()
+                    .any(|s| s.tag == "DWTA" || s.tag == "DWTQ") =>
+            {
                 format!(" (quantisation step {s} in 8-bit units)")
             }
             _ => String::new(),

@@ -30,6 +30,7 @@
 //! - `wgpu`: run the transforms on a GPU through Burn's wgpu backend (the entropy path
 //!   stays on the CPU, so files are identical either way).
 
+pub mod adaptive_coder;
 pub mod audio_io;
 pub mod container;
 pub mod device;

@@ -140,7 +140,7 @@ fn dequantise_one(q: i32, step: f32) -> f32 {
 /// Context bucket of position `(i, j)` of `plane` (`w` wide, rows above decoded), with
 /// the side activity `side` of the position (see [`Sides`]).
 #[inline]
-fn bucket(plane: &[i32], side: &[u32], w: usize, i: usize, j: usize) -> usize {
+pub(crate) fn bucket(plane: &[i32], side: &[u32], w: usize, i: usize, j: usize) -> usize {
     let at = |i: usize, j: usize| plane[i * w + j].unsigned_abs();
     let a = if j > 0 { at(i, j - 1) } else { 0 };
     let (b, c, d) = if i > 0 {
@@ -160,7 +160,7 @@ fn bucket(plane: &[i32], side: &[u32], w: usize, i: usize, j: usize) -> usize {
 /// Side activity of each plane's positions from the planes coded before it: twice the
 /// co-located luma value's magnitude (for the colour groups), plus the mean magnitude of
 /// the co-located values of the same group's earlier planes, times [`ENERGY_WEIGHT`].
-struct Sides<'a> {
+pub(crate) struct Sides<'a> {
     bands: usize,
     per: usize,
     /// Per group, the running sum of magnitudes over its planes coded so far.
@@ -174,7 +174,7 @@ struct Sides<'a> {
 pub const ENERGY_WEIGHT: u32 = 6;
 
 impl<'a> Sides<'a> {
-    fn new(bands: usize, per: usize, prior: Option<&'a [u32]>) -> Self {
+    pub(crate) fn new(bands: usize, per: usize, prior: Option<&'a [u32]>) -> Self {
         Self {
             bands,
             per,
@@ -184,7 +184,7 @@ impl<'a> Sides<'a> {
     }
 
     /// The side activity of plane `p`; `values` holds every plane before `p`.
-    fn of(&self, values: &[i32], p: usize) -> Vec<u32> {
+    pub(crate) fn of(&self, values: &[i32], p: usize) -> Vec<u32> {
         let (g, k) = (p / self.bands, p % self.bands);
         let per = self.per;
         let sums = &self.sums[g * per..(g + 1) * per];
@@ -212,7 +212,7 @@ impl<'a> Sides<'a> {
     }
 
     /// Records plane `p`'s values.
-    fn add(&mut self, plane: &[i32], p: usize) {
+    pub(crate) fn add(&mut self, plane: &[i32], p: usize) {
         let g = p / self.bands;
         for (s, v) in self.sums[g * self.per..(g + 1) * self.per]
             .iter_mut()
@@ -305,7 +305,7 @@ fn cluster(
 }
 
 /// Checks that `len` values make `3 · bands` planes of `per` positions.
-fn check(len: usize, bands: usize, per: usize) -> Result<()> {
+pub(crate) fn check(len: usize, bands: usize, per: usize) -> Result<()> {
     if bands == 0 || Some(len) != bands.checked_mul(3).and_then(|p| p.checked_mul(per)) {
         return Err(Error::InvalidArgument(
             "residual planes have the wrong size".into(),
@@ -315,7 +315,7 @@ fn check(len: usize, bands: usize, per: usize) -> Result<()> {
 }
 
 /// Checks that a prior has one value per position.
-fn check_prior(prior: Option<&[u32]>, len: usize) -> Result<()> {
+pub(crate) fn check_prior(prior: Option<&[u32]>, len: usize) -> Result<()> {
     match prior {
         Some(p) if p.len() != len => Err(Error::InvalidArgument(
             "residual prior has the wrong size".into(),

@@ -21,11 +21,14 @@
 //! is nearly orthonormal, so one quantisation step for every band is the step that
 //! minimises the pixel MSE for a rate. The coefficients are quantised with the dead-zone
 //! quantiser of [`crate::residual::quantise`], isolated ±1 values are pruned when their
-//! bits outweigh the error they remove, and each group of equal-size bands is coded with
-//! [`crate::residual::encode_residual_with_prior`]: the three colours' low-pass bands
-//! first (one band each), then the detail bands (H, V, D) of each level, coarse to fine.
-//! A detail value's context adds the magnitudes of its parent (the same band one level
-//! coarser) and the parent's neighbours (`docs/FORMAT.md` has the formula).
+//! bits outweigh the error they remove, and the groups of equal-size bands are coded in
+//! one stream by [`ContextCoder`] (context-adaptive binary decisions): the three colours'
+//! low-pass bands first (one band each), then the detail bands (H, V, D) of each level,
+//! coarse to fine. A detail value's context adds the magnitudes of its parent (the same
+//! band one level coarser) and the parent's neighbours (`docs/FORMAT.md` has the
+//! formula). Files written before that coder code each group with
+//! [`crate::residual::encode_residual_with_prior`]'s Laplace tables (section `DWTQ`);
+//! they still decode.
 //!
 //! Every probability comes from integer arithmetic on decoded values, so the decoder
 //! reads the same integers on every machine; the float inverse transform only moves
@@ -36,10 +39,12 @@
 //! post-filter trained by `ncodec train postfilter` ([`crate::train_postfilter`]); the
 //! filter runs on the decoded 8-bit image in tiles, after every symbol is decoded.
 //!
-//! Section `DWTQ`: `levels u8`, then per group (low-pass, then levels coarse to fine) a
-//! `u32` little-endian length and that many bytes of [`crate::residual`] payload.
+//! Section `DWTA`: `levels u8`, then the [`ContextCoder`] stream of every group
+//! (low-pass, then levels coarse to fine). Older section `DWTQ`: `levels u8`, then per
+//! group a `u32` little-endian length and that many bytes of [`crate::residual`] payload.
 
 use image::RgbImage;
+use ncodec_entropy::{BitReader, BitWriter};
 use ncodec_models::burn::module::Module;
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::store::ModuleRecord;
@@ -49,6 +54,7 @@ use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 use ncodec_models::wavelet::{dwt2_symmetric, idwt2_symmetric, iwpt2_cpu, wpt2_cpu};
 use sha2::{Digest, Sha256};
 
+use crate::adaptive_coder::ContextCoder;
 use crate::container::{Container, Header, Section};
 use crate::error::{Error, Result};
 use crate::image_codec::{
@@ -56,8 +62,7 @@ use crate::image_codec::{
     pad_replicate,
 };
 use crate::residual::{
-    colour_transform, decode_residual_with_prior, dequantise, encode_residual_with_prior,
-    prune_with_prior, quantise,
+    colour_transform, decode_residual_with_prior, dequantise, prune_with_prior, quantise,
 };
 
 /// The id written into files by the classic codec with periodic extension.
@@ -161,8 +166,12 @@ fn parent_prior(prev: &[i32], prev_bands: usize, gh: usize, gw: usize) -> Option
     Some(out)
 }
 
-/// The section tag.
+/// The first section's tag: per group, a [`crate::residual`] table-coded payload.
+/// Files written before the adaptive coder; still decoded.
 const TAG: [u8; 4] = *b"DWTQ";
+
+/// The section written today: one [`ContextCoder`] stream for the whole image.
+const TAG_ADAPTIVE: [u8; 4] = *b"DWTA";
 
 /// The codec: its identity and, for a learned variant, the post-filter its decoder runs.
 #[derive(Debug, Clone)]
@@ -476,8 +485,8 @@ impl WaveletCodec {
             .map(|v| v * 255.0 - 127.5)
             .collect();
         colour_transform(&mut planes, ph * pw, false);
-        let mut data = vec![levels];
-        let mut est = 0.0;
+        let mut coder = ContextCoder::new();
+        let mut out = BitWriter::new();
         let mut prev: (Vec<i32>, usize) = (Vec::new(), 0);
         for (coeffs, bands, gh, gw) in groups(planes, ph, pw, levels, self.extension) {
             let mut q = quantise(&coeffs, step);
@@ -493,14 +502,12 @@ impl WaveletCodec {
                 PRUNE_LAMBDA,
                 prior.as_deref(),
             )?;
-            let (bytes, bits) = encode_residual_with_prior(&q, bands, gh, gw, prior.as_deref())?;
+            coder.encode(&mut out, &q, bands, gh, gw, prior.as_deref())?;
             prev = (q, bands);
-            let len = u32::try_from(bytes.len())
-                .map_err(|_| Error::InvalidArgument("image too large".into()))?;
-            data.extend(len.to_le_bytes());
-            data.extend(bytes);
-            est += bits;
         }
+        let est = out.ideal_bits();
+        let mut data = vec![levels];
+        data.extend(out.finish());
         let header = image_header(
             &self.id,
             self.digest,
@@ -511,7 +518,10 @@ impl WaveletCodec {
         );
         let bytes = Container {
             header,
-            sections: vec![Section { tag: TAG, data }],
+            sections: vec![Section {
+                tag: TAG_ADAPTIVE,
+                data,
+            }],
         }
         .to_bytes()?;
         let stats = EncodeStats {
@@ -535,27 +545,41 @@ impl WaveletCodec {
     /// [`Error::Corrupt`] for a damaged payload.
     pub fn decode_image(&self, c: &Container) -> Result<RgbImage> {
         let (w, h, step) = self.check_header(&c.header)?;
-        let data = c.section(&TAG)?;
+        let adaptive = c.sections.iter().any(|s| s.tag == TAG_ADAPTIVE);
+        let data = c.section(if adaptive { &TAG_ADAPTIVE } else { &TAG })?;
         let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", self.id));
         let (&levels, mut rest) = data.split_first().ok_or_else(|| corrupt("empty section"))?;
         if levels == 0 || levels > MAX_LEVELS {
             return Err(corrupt("transform levels out of range"));
         }
         let (pw, ph) = padded(w, h, levels);
+        // `DWTA`: one stream for every group; `DWTQ`: a length and a payload per group.
+        let mut stream = if adaptive {
+            let reader = BitReader::new(rest)?;
+            rest = &[];
+            Some((ContextCoder::new(), reader))
+        } else {
+            None
+        };
         let mut prev: (Vec<i32>, usize) = (Vec::new(), 0);
         let mut next = |bands: usize, gh: usize, gw: usize| -> Result<Vec<f32>> {
-            if rest.len() < 4 {
-                return Err(corrupt("truncated"));
-            }
-            let (len, tail) = rest.split_at(4);
-            let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-            if tail.len() < len {
-                return Err(corrupt("truncated"));
-            }
-            let (payload, tail) = tail.split_at(len);
-            rest = tail;
             let prior = parent_prior(&prev.0, prev.1, gh, gw);
-            let q = decode_residual_with_prior(payload, bands, gh, gw, prior.as_deref())?;
+            let q = match &mut stream {
+                Some((coder, reader)) => coder.decode(reader, bands, gh, gw, prior.as_deref())?,
+                None => {
+                    if rest.len() < 4 {
+                        return Err(corrupt("truncated"));
+                    }
+                    let (len, tail) = rest.split_at(4);
+                    let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+                    if tail.len() < len {
+                        return Err(corrupt("truncated"));
+                    }
+                    let (payload, tail) = tail.split_at(len);
+                    rest = tail;
+                    decode_residual_with_prior(payload, bands, gh, gw, prior.as_deref())?
+                }
+            };
             let out = dequantise(&q, step);
             prev = (q, bands);
             Ok(out)
@@ -576,6 +600,9 @@ impl WaveletCodec {
             }
             gh *= 2;
             gw *= 2;
+        }
+        if let Some((_, reader)) = stream {
+            reader.finish()?;
         }
         if !rest.is_empty() {
             return Err(corrupt("trailing bytes"));

@@ -68,8 +68,8 @@ impl DecoderModel<PRECISION> for TableModel<'_> {
 
 /// A uniform model over `bits`-bit integers (1 ≤ bits ≤ 16), used for escape payloads.
 #[derive(Clone, Copy)]
-struct Uniform {
-    bits: u32,
+pub(crate) struct Uniform {
+    pub(crate) bits: u32,
 }
 
 impl EntropyModel<PRECISION> for Uniform {

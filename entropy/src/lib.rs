@@ -26,15 +26,21 @@
 //! # Ok::<(), ncodec_entropy::Error>(())
 //! ```
 //!
+//! For context-adaptive coding, where each decision's probability depends on what was
+//! decoded before, [`BitWriter`] and [`BitReader`] code binary decisions with the
+//! probabilities of [`AdaptiveBit`] models on the same coder.
+//!
 //! Everything that decides a probability is an integer here, so a stream encoded on one
 //! machine decodes identically on any other.
 
+mod binary;
 mod coder;
 mod error;
 mod gaussian;
 mod laplace;
 mod table;
 
+pub use binary::{AdaptiveBit, BitReader, BitWriter, MIN_PROBABILITY};
 pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode};
 pub use error::{Error, Result};
 pub use gaussian::{

@@ -1,6 +1,6 @@
-//! Decodes arbitrary bytes as the `DWTQ` section of a `dwt97-rgb` or `dwt97s-rgb` file
-//! of a small image (size, quality and extension from the first three bytes): must never
-//! panic.
+//! Decodes arbitrary bytes as the `DWTA` or `DWTQ` section of a `dwt97-rgb` or
+//! `dwt97s-rgb` file of a small image (size, quality, extension and section from the
+//! first three bytes): must never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
             },
         },
         sections: vec![Section {
-            tag: *b"DWTQ",
+            tag: if data[2] & 0x40 == 0 {
+                *b"DWTA"
+            } else {
+                *b"DWTQ"
+            },
             data: data[3..].to_vec(),
         }],
     };

@@ -160,6 +160,67 @@ fn stored_files_decode_to_stored_reconstructions() {
     }
 }
 
+/// The wavelet codecs' files from before the adaptive coder (section `DWTQ`: a Laplace
+/// table payload per group, stored in `conformance/dwtq/`) still decode to their stored
+/// reconstructions, and damage to them is a typed error.
+#[test]
+fn wavelet_files_from_before_the_adaptive_coder_still_decode() {
+    let dir = ncodec_tests::fixtures().join("conformance").join("dwtq");
+    let mut seen = 0;
+    for m in registry::models()
+        .iter()
+        .filter(|m| m.id.starts_with("dwt97"))
+    {
+        let stem = dir.join(format!("{}-q{}", m.id, m.default_quality));
+        let bytes = std::fs::read(stem.with_extension("ncx")).unwrap();
+        let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+        assert_eq!(c.sections[0].tag, *b"DWTQ", "{}", m.id);
+        let model = registry::load_image_model(m.id, &Device::flex()).unwrap();
+        let want = image::open(stem.with_extension("png")).unwrap().to_rgb8();
+        let got = model.decode(&bytes, &Limits::default()).unwrap();
+        assert!(psnr_rgb(&want, &got).unwrap() > 50.0, "{}", m.id);
+        seen += 1;
+        if m.id != "dwt97s-rgb" {
+            continue;
+        }
+        // Every length field made too long, the payload cut or extended, and bits
+        // flipped across it: typed errors or an image of the right size, no panic.
+        let data = c.sections[0].data.clone();
+        let with = |d: Vec<u8>| {
+            let mut f = c.clone();
+            f.sections[0].data = d;
+            f.to_bytes().unwrap()
+        };
+        let mut cases = vec![
+            data[..data.len() - 1].to_vec(),
+            [data.as_slice(), &[0]].concat(),
+        ];
+        let mut at = 1;
+        while at + 4 <= data.len() {
+            let mut d = data.clone();
+            let len = u32::from_le_bytes(d[at..at + 4].try_into().unwrap()) as usize;
+            d[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+            cases.push(d);
+            at += 4 + len;
+        }
+        assert!(cases.len() > 3, "no length fields found");
+        for (i, d) in cases.into_iter().enumerate() {
+            match model.decode(&with(d), &Limits::default()) {
+                Err(ncodec::Error::Corrupt(_) | ncodec::Error::Entropy(_)) => {}
+                other => panic!("case {i}: {other:?}"),
+            }
+        }
+        for i in (0..data.len()).step_by(7) {
+            let mut d = data.clone();
+            d[i] ^= 0x10;
+            if let Ok(img) = model.decode(&with(d), &Limits::default()) {
+                assert_eq!(img.dimensions(), want.dimensions());
+            }
+        }
+    }
+    assert_eq!(seen, 4, "the four wavelet models");
+}
+
 /// A WaLLoC image file written before quality levels existed (a step-1 `LATC` section,
 /// quality byte 0) still decodes to its stored reconstruction, which is the image the
 /// unit-step level (4) gives today.
