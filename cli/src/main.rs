@@ -1283,7 +1283,10 @@ fn print_info(
     )?;
     // WaLLoC image levels are quantisation steps, and a residual's step above level 7;
     // the wavelet codec's levels are its coefficients' steps.
-    let latq = info.sections.iter().any(|s| s.tag == "LATQ");
+    let latq = info
+        .sections
+        .iter()
+        .any(|s| s.tag == "LATQ" || s.tag == "LATS");
     let step = match (
         ncodec::walloc_codec::image_step(h.quality),
         ncodec::walloc_codec::refinement(h.quality),

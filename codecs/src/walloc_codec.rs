@@ -1,10 +1,11 @@
 //! The WaLLoC codec: a [`Walloc`] model plus its frozen per-channel latent tables.
 //!
-//! An image file holds one section, `LATQ`: the companded latents quantised with the
+//! An image file holds one section, `LATS`: the companded latents quantised with the
 //! step of the file's quality level ([`image_step`]), context-coded by
 //! [`crate::latent_context`] (prediction from decoded neighbours, per-image Laplace
-//! scales). Files written before quality levels existed hold `LATC` instead: the same
-//! coding at step 1 (quality byte 0); they still decode. Audio files hold one `CHNK` section per chunk
+//! scales for the magnitudes, adaptive sign models). Older files hold `LATQ` (the same
+//! without sign models) or, from before quality levels, `LATC` (that at step 1, quality
+//! byte 0); they still decode. Audio files hold one `CHNK` section per chunk
 //! (see the `audio` submodule), each coded with the model's frozen per-channel tables
 //! (the learned factorized prior). Either way every probability comes from integer
 //! arithmetic on decoded symbols, so files decode identically on any device.
@@ -36,7 +37,7 @@ use crate::image_codec::{
     EncodeStats, channel_indexes, check_identity, crop_to_rgb8, image_header, image_size,
     model_digest, pad_replicate,
 };
-use crate::latent_context::{decode_planes, encode_planes};
+use crate::latent_context::{decode_planes, decode_planes_tables, encode_planes};
 use crate::residual::{
     add_residual, colour_transform, decode_residual, encode_residual, prune, quantise,
 };
@@ -449,7 +450,7 @@ impl WallocModel {
         let (lh, lw) = (l.height, l.width);
         let (data, mut est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
         let mut sections = vec![Section {
-            tag: *b"LATQ",
+            tag: *b"LATS",
             data,
         }];
         if let Some(r) = refine {
@@ -506,12 +507,18 @@ impl WallocModel {
         let (pw, ph) = self.padded(w, h);
         let m = self.config.multiple();
         let (lh, lw) = (ph / m, pw / m);
-        // `LATQ`: quantised at the step of the quality byte. `LATC` (written before
-        // quality levels): step 1, quality byte 0.
-        let (data, step) = if c.sections.iter().any(|s| &s.tag == b"LATQ") {
+        // `LATS` and `LATQ` (no sign models): quantised at the step of the quality byte.
+        // `LATC` (written before quality levels): `LATQ`'s coding at step 1, quality
+        // byte 0.
+        let has = |tag: &[u8; 4]| c.sections.iter().any(|s| &s.tag == tag);
+        let (data, step, signs) = if has(b"LATS") || has(b"LATQ") {
             let step = image_step(c.header.quality)
                 .map_err(|_| Error::Corrupt(format!("quality {}", c.header.quality)))?;
-            (c.section(b"LATQ")?, step)
+            if has(b"LATS") {
+                (c.section(b"LATS")?, step, true)
+            } else {
+                (c.section(b"LATQ")?, step, false)
+            }
         } else {
             if c.header.quality != 0 {
                 return Err(Error::Corrupt(format!(
@@ -519,9 +526,14 @@ impl WallocModel {
                     c.header.quality
                 )));
             }
-            (c.section(b"LATC")?, 1.0)
+            (c.section(b"LATC")?, 1.0, false)
         };
-        let values = decode_planes(data, self.config.latent_dim, lh, lw, self.max_at(step))?;
+        let (dim, max) = (self.config.latent_dim, self.max_at(step));
+        let values = if signs {
+            decode_planes(data, dim, lh, lw, max)?
+        } else {
+            decode_planes_tables(data, dim, lh, lw, max)?
+        };
         let l = Latents {
             channels: self.config.latent_dim,
             height: lh,

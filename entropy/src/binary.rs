@@ -4,7 +4,8 @@
 //! A context-adaptive coder binarises each value (is it zero? its sign? is its magnitude
 //! above 1, above 2, …?) and codes each decision with the probability of an
 //! [`AdaptiveBit`] picked by its context. Rare large values go through uniform "bypass"
-//! bits. ANS decodes in the reverse order of encoding, so [`BitWriter`] records the
+//! bits. Symbols of [`CdfTables`] can share the stream ([`BitWriter::with_tables`]),
+//! e.g. a magnitude from a table followed by its sign as an adaptive decision. ANS decodes in the reverse order of encoding, so [`BitWriter`] records the
 //! decisions with the probabilities they were coded with and encodes them backwards in
 //! [`BitWriter::finish`]; [`BitReader`] decodes them forwards, and the caller updates
 //! its models in the same order on both sides. Every probability is an integer, so a
@@ -40,9 +41,9 @@ use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
 use constriction::stream::stack::{AnsCoder, DefaultAnsCoder};
 use constriction::stream::{Decode, Encode};
 
-use crate::coder::Uniform;
+use crate::coder::{Uniform, decode_one, push_symbol, symbol_of};
 use crate::error::{Error, Result};
-use crate::table::{PRECISION, TOTAL};
+use crate::table::{CdfTables, PRECISION, TOTAL};
 
 /// The smallest probability [`AdaptiveBit::p_one`] gives either outcome, in units of
 /// `2^-16`: a decision never costs more than 11 bits.
@@ -142,18 +143,48 @@ impl DecoderModel<PRECISION> for Binary {
 /// Flag of a bypass entry in [`BitWriter`]'s log.
 const BYPASS: u32 = 1 << 31;
 
-/// Records binary decisions and bypass bits, then codes them ([`BitWriter::finish`]).
+/// Flag of a table symbol's second word in [`BitWriter`]'s log.
+const SYMBOL: u32 = 1 << 30;
+
+/// Records binary decisions, bypass bits and table symbols, then codes them
+/// ([`BitWriter::finish`]).
 #[derive(Debug, Default)]
-pub struct BitWriter {
+pub struct BitWriter<'a> {
+    tables: Option<&'a CdfTables>,
     /// Per entry: `bit << 16 | p_one` (with `p_one < 2^16`), or
-    /// `BYPASS | bits << 16 | value` for bypass bits.
+    /// `BYPASS | bits << 16 | value` for bypass bits, or two words `value as u32`,
+    /// `SYMBOL | table` for a table symbol.
     log: Vec<u32>,
 }
 
-impl BitWriter {
-    /// An empty writer.
+impl<'a> BitWriter<'a> {
+    /// An empty writer for decisions and bypass bits.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty writer that can also code symbols of `tables` ([`BitWriter::symbol`]).
+    pub fn with_tables(tables: &'a CdfTables) -> Self {
+        Self {
+            tables: Some(tables),
+            log: Vec::new(),
+        }
+    }
+
+    /// Records `value`, coded with table `index` (escape-coded outside its support).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without tables or for an index out of range.
+    pub fn symbol(&mut self, value: i32, index: u16) -> Result<()> {
+        let n = self.tables.map_or(0, CdfTables::len);
+        if usize::from(index) >= n {
+            return Err(Error::InvalidInput(format!(
+                "table index {index} out of range ({n} tables)"
+            )));
+        }
+        self.log.push(value as u32);
+        self.log.push(SYMBOL | u32::from(index));
+        Ok(())
     }
 
     /// Records `bit`, coded with probability `p_one / 2^16` of a 1.
@@ -184,28 +215,46 @@ impl BitWriter {
         self.log.push(BYPASS | bits << 16 | value);
     }
 
-    /// The number of entries recorded.
-    pub fn len(&self) -> usize {
-        self.log.len()
-    }
-
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.log.is_empty()
     }
 
+    /// The entries from last to first, as the coder takes them.
+    fn entries_backwards(&self) -> impl Iterator<Item = Entry> + '_ {
+        let mut i = self.log.len();
+        std::iter::from_fn(move || {
+            i = i.checked_sub(1)?;
+            let e = self.log[i];
+            Some(if e & BYPASS != 0 {
+                Entry::Bypass((e >> 16) & 0x1F, e & 0xFFFF)
+            } else if e & SYMBOL != 0 {
+                i -= 1;
+                Entry::Symbol((e & 0xFFFF) as usize, self.log[i] as i32)
+            } else {
+                Entry::Bit(e >> 16 == 1, e & 0xFFFF)
+            })
+        })
+    }
+
     /// The ideal code length of everything recorded, in bits (`−log2` of each
-    /// decision's probability, plus the bypass bits): what [`BitWriter::finish`] spends,
-    /// up to the coder's last word.
+    /// decision's and symbol's probability, plus bypass and escape bits): what
+    /// [`BitWriter::finish`] spends, up to the coder's last word.
     pub fn ideal_bits(&self) -> f64 {
-        self.log
-            .iter()
-            .map(|&e| {
-                if e & BYPASS != 0 {
-                    f64::from((e >> 16) & 0x1F)
-                } else {
-                    let p_one = f64::from(e & 0xFFFF) / f64::from(TOTAL);
-                    -(if e >> 16 == 1 { p_one } else { 1.0 - p_one }).log2()
+        self.entries_backwards()
+            .map(|e| match e {
+                Entry::Bypass(bits, _) => f64::from(bits),
+                Entry::Bit(bit, p_one) => {
+                    let p = f64::from(p_one) / f64::from(TOTAL);
+                    -(if bit { p } else { 1.0 - p }).log2()
+                }
+                Entry::Symbol(ti, v) => {
+                    let tables = self.tables.expect("symbols imply tables");
+                    let h = tables.heads[ti];
+                    let (sym, esc) = symbol_of(h, v);
+                    let cdf = &tables.cdf[h.start as usize..];
+                    let p = f64::from(cdf[sym as usize + 1] - cdf[sym as usize]);
+                    -(p / f64::from(TOTAL)).log2() + esc.map_or(0.0, |e| f64::from(e.bits()))
                 }
             })
             .sum()
@@ -215,14 +264,19 @@ impl BitWriter {
     pub fn finish(self) -> Vec<u8> {
         let mut ans = DefaultAnsCoder::new();
         // Every entry was checked when recorded: the `expect`s state invariants.
-        for &e in self.log.iter().rev() {
-            if e & BYPASS != 0 {
-                let bits = (e >> 16) & 0x1F;
-                ans.encode_symbol(e & 0xFFFF, Uniform { bits })
-                    .expect("in range");
-            } else {
-                ans.encode_symbol(e >> 16, Binary { p_one: e & 0xFFFF })
-                    .expect("in range");
+        for e in self.entries_backwards() {
+            match e {
+                Entry::Bypass(bits, value) => {
+                    ans.encode_symbol(value, Uniform { bits })
+                        .expect("in range");
+                }
+                Entry::Bit(bit, p_one) => {
+                    ans.encode_symbol(u32::from(bit), Binary { p_one })
+                        .expect("in range");
+                }
+                Entry::Symbol(ti, v) => {
+                    push_symbol(&mut ans, self.tables.expect("symbols imply tables"), ti, v);
+                }
             }
         }
         let words = ans.into_compressed().expect("Vec backend never fails");
@@ -230,12 +284,23 @@ impl BitWriter {
     }
 }
 
+/// One recorded entry.
+enum Entry {
+    /// A decision and its probability of a 1.
+    Bit(bool, u32),
+    /// Bypass bits: count and value.
+    Bypass(u32, u32),
+    /// A table symbol: table and value.
+    Symbol(usize, i32),
+}
+
 /// Decodes what a [`BitWriter`] wrote, in the order it was recorded.
-pub struct BitReader {
+pub struct BitReader<'a> {
+    tables: Option<&'a CdfTables>,
     ans: DefaultAnsCoder,
 }
 
-impl BitReader {
+impl<'a> BitReader<'a> {
     /// Opens bytes written by [`BitWriter::finish`].
     ///
     /// # Errors
@@ -251,7 +316,31 @@ impl BitReader {
             .collect();
         let ans = AnsCoder::from_compressed(words)
             .map_err(|_| Error::Corrupt("stream ends with a zero word"))?;
-        Ok(Self { ans })
+        Ok(Self { tables: None, ans })
+    }
+
+    /// Opens bytes written by a [`BitWriter::with_tables`] of the same `tables`.
+    ///
+    /// # Errors
+    /// As [`BitReader::new`].
+    pub fn with_tables(data: &[u8], tables: &'a CdfTables) -> Result<Self> {
+        Ok(Self {
+            tables: Some(tables),
+            ..Self::new(data)?
+        })
+    }
+
+    /// Decodes a value coded with table `index`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without tables or for an index out of range;
+    /// [`Error::Corrupt`] if the data does not decode.
+    pub fn symbol(&mut self, index: u16) -> Result<i32> {
+        let tables = self
+            .tables
+            .filter(|t| usize::from(index) < t.len())
+            .ok_or_else(|| Error::InvalidInput(format!("table index {index} out of range")))?;
+        decode_one(&mut self.ans, tables, usize::from(index))
     }
 
     /// Decodes a decision coded with probability `p_one / 2^16` of a 1.
@@ -331,7 +420,6 @@ mod tests {
                 w.bits(v, 10);
             }
         }
-        assert_eq!(w.len(), 20_200);
         let bytes = w.finish();
         // H(0.1) = 0.469 bits; an adaptive model pays a little more, bypass 10 bits each.
         let ideal = 20_000.0 * 0.469 + 200.0 * 10.0;
@@ -350,6 +438,71 @@ mod tests {
             }
         }
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn table_symbols_share_the_stream_with_decisions() {
+        // Magnitudes from folded Laplace tables, signs as decisions, escapes included.
+        let signed = crate::laplace_tables(&[0.7, 3.0], 1e-3).unwrap();
+        let folded = CdfTables::new(&[
+            signed.get(0).unwrap().folded().unwrap(),
+            signed.get(1).unwrap().folded().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(folded.get(1).unwrap().offset(), 0);
+        let mut next = rng(11);
+        let values: Vec<i32> = (0..3000)
+            .map(|i| match next() % 50 {
+                0 => -400,
+                1 => 9000,
+                k => (k as i32 % 9 - 4) * (i % 2 + 1),
+            })
+            .collect();
+        let mut w = BitWriter::with_tables(&folded);
+        assert!(w.symbol(0, 2).is_err());
+        for (i, &v) in values.iter().enumerate() {
+            w.symbol(v.abs(), (i % 2) as u16).unwrap();
+            if v != 0 {
+                w.bit(v < 0, TOTAL / 2);
+            }
+        }
+        // The ideal length matches the signed tables' to within the escapes' extra bit.
+        let signed_bits: f64 = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let t = signed.get(i % 2).unwrap();
+                let (sym, esc) = symbol_of(signed.heads[i % 2], v);
+                let p = f64::from(t.cdf()[sym as usize + 1] - t.cdf()[sym as usize]);
+                -(p / f64::from(TOTAL)).log2() + esc.map_or(0.0, |e| f64::from(e.bits()))
+            })
+            .sum();
+        let ideal = w.ideal_bits();
+        assert!(
+            (ideal - signed_bits).abs() < 0.01 * signed_bits,
+            "{ideal} vs {signed_bits}"
+        );
+        let bytes = w.finish();
+        assert!((8 * bytes.len()) as f64 <= ideal + 64.0);
+        assert!(BitReader::new(&bytes).unwrap().symbol(0).is_err());
+        let mut r = BitReader::with_tables(&bytes, &folded).unwrap();
+        for (i, &v) in values.iter().enumerate() {
+            let m = r.symbol((i % 2) as u16).unwrap();
+            let got = if m != 0 && r.bit(TOTAL / 2).unwrap() {
+                -m
+            } else {
+                m
+            };
+            assert_eq!(got, v, "value {i}");
+        }
+        r.finish().unwrap();
+        // Only a table symmetric about zero folds.
+        assert!(
+            crate::CdfTable::from_pmf(0, &[0.5, 0.25])
+                .unwrap()
+                .folded()
+                .is_err()
+        );
     }
 
     #[test]

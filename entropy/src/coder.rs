@@ -172,34 +172,42 @@ fn model(tables: &CdfTables, h: Head, ti: usize) -> TableModel<'_> {
 
 fn encode_stream(tables: &CdfTables, symbols: &[i32], indexes: &[u16]) -> Vec<u32> {
     let mut ans = DefaultAnsCoder::new();
-    // Encoding into a Vec cannot fail, and every symbol is in range by construction;
-    // the `expect`s below state invariants, not input checks.
     for (&v, &ti) in symbols.iter().zip(indexes).rev() {
-        let ti = usize::from(ti);
-        let h = tables.heads[ti];
-        let (sym, esc) = symbol_of(h, v);
-        if let Some(e) = esc {
-            // Decode order is nb, side, chunks low-to-high; push in reverse.
-            let chunks = e.nb.div_ceil(16);
-            for c in (0..chunks).rev() {
-                let bits = (e.nb - 16 * c).min(16);
-                let val = ((e.low >> (16 * c)) & ((1 << bits) - 1)) as u32;
-                ans.encode_symbol(val, Uniform { bits }).expect("in range");
-            }
-            ans.encode_symbol(u32::from(e.below), Uniform { bits: 1 })
-                .expect("in range");
-            ans.encode_symbol(e.nb, Uniform { bits: NB_BITS })
-                .expect("in range");
-        }
-        ans.encode_symbol(sym, model(tables, h, ti))
-            .expect("in range");
+        push_symbol(&mut ans, tables, usize::from(ti), v);
     }
     ans.into_compressed().expect("Vec backend never fails")
 }
 
+/// Encodes `v` with table `ti` (in range), and its escape payload if any, onto `ans`.
+pub(crate) fn push_symbol(ans: &mut DefaultAnsCoder, tables: &CdfTables, ti: usize, v: i32) {
+    // Encoding into a Vec cannot fail, and every symbol is in range by construction;
+    // the `expect`s below state invariants, not input checks.
+    let h = tables.heads[ti];
+    let (sym, esc) = symbol_of(h, v);
+    if let Some(e) = esc {
+        // Decode order is nb, side, chunks low-to-high; push in reverse.
+        let chunks = e.nb.div_ceil(16);
+        for c in (0..chunks).rev() {
+            let bits = (e.nb - 16 * c).min(16);
+            let val = ((e.low >> (16 * c)) & ((1 << bits) - 1)) as u32;
+            ans.encode_symbol(val, Uniform { bits }).expect("in range");
+        }
+        ans.encode_symbol(u32::from(e.below), Uniform { bits: 1 })
+            .expect("in range");
+        ans.encode_symbol(e.nb, Uniform { bits: NB_BITS })
+            .expect("in range");
+    }
+    ans.encode_symbol(sym, model(tables, h, ti))
+        .expect("in range");
+}
+
 /// Decodes one symbol with table `ti`, and its escape payload if any.
 #[inline(always)]
-fn decode_one<B>(ans: &mut AnsCoder<u32, u64, B>, tables: &CdfTables, ti: usize) -> Result<i32>
+pub(crate) fn decode_one<B>(
+    ans: &mut AnsCoder<u32, u64, B>,
+    tables: &CdfTables,
+    ti: usize,
+) -> Result<i32>
 where
     B: ReadWords<u32, Stack>,
 {

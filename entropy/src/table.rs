@@ -151,6 +151,31 @@ impl CdfTable {
         Self::from_frequencies(offset, &freqs)
     }
 
+    /// The distribution of `|v|` for a table symmetric about zero (support `−c ..= c`):
+    /// `P(0)`, then `P(m) + P(−m)` for `m` in `1 ..= c`, then the escape entry. Built from
+    /// the integer frequencies alone, so it is exact and identical on every machine.
+    /// Coding `|v|` with it and the sign apart costs what the signed table costs when
+    /// the sign takes one bit.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTable`] if the support is not symmetric about zero.
+    pub fn folded(&self) -> Result<Self> {
+        let n = self.cdf.len() - 1;
+        let values = n - 1;
+        if values.is_multiple_of(2) || i64::from(self.offset) != -((values as i64 - 1) / 2) {
+            return Err(Error::InvalidTable(
+                "only a table symmetric about zero can be folded".into(),
+            ));
+        }
+        let f = |s: usize| self.cdf[s + 1] - self.cdf[s];
+        let c = (values - 1) / 2;
+        let mut freqs = Vec::with_capacity(c + 2);
+        freqs.push(f(c));
+        freqs.extend((1..=c).map(|m| f(c + m) + f(c - m)));
+        freqs.push(f(n - 1));
+        Self::from_frequencies(0, &freqs)
+    }
+
     /// The value coded by symbol 0.
     pub fn offset(&self) -> i32 {
         self.offset

@@ -218,7 +218,7 @@ fn refinement_levels_code_the_wavelet_residual() {
         let (bytes, stats) = c.encode_image(&img, 3, q).unwrap();
         let container = Container::from_bytes(&bytes, &Limits::default()).unwrap();
         let tags: Vec<_> = container.sections.iter().map(|s| s.tag).collect();
-        assert_eq!(tags, [*b"LATQ", *b"RESQ"]);
+        assert_eq!(tags, [*b"LATS", *b"RESQ"]);
         assert_eq!(
             c.latents_of_container(&container).unwrap().0,
             c.image_latents_at(&img, r.base).unwrap()
@@ -256,24 +256,25 @@ fn refinement_levels_code_the_wavelet_residual() {
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
 }
 
-/// Files written before quality levels hold a step-1 `LATC` section and quality 0; they
-/// decode as they always did. A `LATC` section with another quality byte is corrupt.
+/// Files written before quality levels hold a step-1 `LATC` section and quality 0 (the
+/// stored `LATC` and `LATQ` files of the shipped model decode in `trained_models.rs`). A
+/// `LATC` section with another quality byte is corrupt, and so is a `LATS` payload read
+/// as the older table coding.
 #[test]
-fn step_one_latc_files_still_decode() {
+fn latc_sections_need_quality_zero_and_their_own_coding() {
     let c = codec();
     let img = test_image(40, 24);
     let (bytes, _) = c.encode_image(&img, 3, UNIT_STEP_QUALITY).unwrap();
     let mut old = Container::from_bytes(&bytes, &Limits::default()).unwrap();
-    let want = c.decode_image(&old).unwrap();
+    assert_eq!(old.sections[0].tag, *b"LATS");
     old.sections[0].tag = *b"LATC";
-    old.header.quality = 0;
-    let old_bytes = old.to_bytes().unwrap();
-    let reread = Container::from_bytes(&old_bytes, &Limits::default()).unwrap();
-    assert_eq!(c.decode_image(&reread).unwrap(), want);
     old.header.quality = 3;
     let bad = Container::from_bytes(&old.to_bytes().unwrap(), &Limits::default()).unwrap();
     let err = c.decode_image(&bad).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    old.header.quality = 0;
+    let bad = Container::from_bytes(&old.to_bytes().unwrap(), &Limits::default()).unwrap();
+    assert!(c.decode_image(&bad).is_err());
 }
 
 /// A few steps of `ncodec train walloc-image` on two small photos: PCA start,
