@@ -114,7 +114,7 @@ impl Extension {
 /// Quality levels (`0..QUALITY_LEVELS`).
 pub const QUALITY_LEVELS: u8 = STEPS.len() as u8;
 
-/// The default quality level: 0.55 bpp and 32.2 dB on Kodak (its card).
+/// The default quality level: 0.50 bpp and 32.2 dB on Kodak for `dwt97s-rgb` (its card).
 pub const DEFAULT_QUALITY: u8 = 7;
 
 /// Quantisation steps in 8-bit units, `160 · 2^(−q/4)` rounded to three significant
