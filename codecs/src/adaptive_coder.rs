@@ -1,4 +1,5 @@
-//! The wavelet codec's context-adaptive coder (section `DWTA`).
+//! The wavelet codecs' context-adaptive coder (sections `DWTA`, and `RESA` for WaLLoC's
+//! wavelet packet residual).
 //!
 //! It codes the same integers as [`crate::residual`]'s table coder, in the same order
 //! (groups of equal-size bands, colour-major planes, raster order), but binarised and
@@ -79,10 +80,24 @@ struct Contexts {
 /// The position of a plane in its group.
 #[derive(Clone, Copy)]
 struct PlaneKind {
-    /// 0 for the low-pass band, 1 + band (H, V, D) for details.
+    /// The band's orientation: 0 low-pass, 1, 2, 3 for H, V, D (see [`band_kind`]).
     band: usize,
     /// 0 for luma, 1 for the colour differences.
     colour: usize,
+}
+
+/// The orientation of band `k` of a group of `bands` per colour: 0 for a low-pass group
+/// (`bands` = 1), `1 + k` for a dyadic level's H, V and D (`bands` = 3), and for a
+/// wavelet packet of `4^J` channels (WaLLoC's residual) the band of its first split,
+/// `k / 4^(J−1)` in [`ncodec_models::wavelet`]'s channel order (A, H, V, D): the finest
+/// filtering decides along which edges the coefficients lie. Any other count is treated
+/// as low-pass.
+fn band_kind(bands: usize, k: usize) -> usize {
+    match bands {
+        3 => 1 + k,
+        b if b >= 4 && b.is_power_of_two() && b.trailing_zeros() % 2 == 0 => k / (b / 4),
+        _ => 0,
+    }
 }
 
 /// A value's sign as a context digit: 0 negative, 1 zero, 2 positive.
@@ -165,7 +180,7 @@ impl ContextCoder {
             let plane = &values[p * per..(p + 1) * per];
             let (colour, band) = (p / bands, p % bands);
             let kind = PlaneKind {
-                band: if bands == 1 { 0 } else { 1 + band },
+                band: band_kind(bands, band),
                 colour: usize::from(colour > 0),
             };
             for i in 0..h {
@@ -213,7 +228,7 @@ impl ContextCoder {
             let side = sides.of(&values, p);
             let (colour, band) = (p / bands, p % bands);
             let kind = PlaneKind {
-                band: if bands == 1 { 0 } else { 1 + band },
+                band: band_kind(bands, band),
                 colour: usize::from(colour > 0),
             };
             // The luma planes come before every colour plane.

@@ -221,6 +221,37 @@ fn wavelet_files_from_before_the_adaptive_coder_still_decode() {
     assert_eq!(seen, 4, "the four wavelet models");
 }
 
+/// A WaLLoC refinement file from before the adaptive coders (sections `LATQ` and a
+/// table-coded `RESQ`, stored in `conformance/resq/`) still decodes to its stored
+/// reconstruction, which is also what today's encoder reconstructs.
+#[test]
+fn walloc_files_with_a_table_coded_residual_still_decode() {
+    let dir = ncodec_tests::fixtures().join("conformance");
+    let id = "walloc-rgb-16x-r1";
+    let model = registry::load_image_model(id, &Device::flex()).unwrap();
+    let old = std::fs::read(dir.join("resq").join(format!("{id}-q10.ncx"))).unwrap();
+    let c = Container::from_bytes(&old, &Limits::default()).unwrap();
+    let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
+    assert_eq!(tags, [*b"LATQ", *b"RESQ"]);
+    let want = image::open(dir.join("resq").join(format!("{id}-q10.png")))
+        .unwrap()
+        .to_rgb8();
+    let got = model.decode(&old, &Limits::default()).unwrap();
+    assert!(psnr_rgb(&want, &got).unwrap() > 50.0);
+    let (new, _) = model.encode(&fixture_image(), 10).unwrap();
+    let c = Container::from_bytes(&new, &Limits::default()).unwrap();
+    let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
+    assert_eq!(tags, [*b"LATS", *b"RESA"]);
+    assert!(
+        new.len() < old.len(),
+        "{} vs {} bytes",
+        new.len(),
+        old.len()
+    );
+    let now = model.decode(&new, &Limits::default()).unwrap();
+    assert!(psnr_rgb(&want, &now).unwrap() > 50.0);
+}
+
 /// A WaLLoC image file written before quality levels existed (a step-1 `LATC` section,
 /// quality byte 0) still decodes to its stored reconstruction, which is the image the
 /// unit-step level (4) gives today.

@@ -218,7 +218,7 @@ fn refinement_levels_code_the_wavelet_residual() {
         let (bytes, stats) = c.encode_image(&img, 3, q).unwrap();
         let container = Container::from_bytes(&bytes, &Limits::default()).unwrap();
         let tags: Vec<_> = container.sections.iter().map(|s| s.tag).collect();
-        assert_eq!(tags, [*b"LATS", *b"RESQ"]);
+        assert_eq!(tags, [*b"LATS", *b"RESA"]);
         assert_eq!(
             c.latents_of_container(&container).unwrap().0,
             c.image_latents_at(&img, r.base).unwrap()
