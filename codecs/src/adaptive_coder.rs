@@ -33,7 +33,7 @@
 use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter};
 
 use crate::error::{Error, Result};
-use crate::residual::{BUCKETS, MAX_VALUE, Sides, bucket, check, check_prior};
+use crate::residual::{BUCKETS, MAX_VALUE, Sides, bucket_of, check, check_prior, neighbours};
 
 /// Magnitude questions with their own models: "is `|v|` above `n`?" for `n` in
 /// `1..=UNARY`. Beyond, `|v| − UNARY` goes to an Elias-gamma bypass code.
@@ -106,34 +106,37 @@ fn digit(v: i32) -> usize {
     (v.signum() + 1) as usize
 }
 
-/// The contexts of position `(i, j)` of `plane` (rows above and the left part of row `i`
-/// decoded), with its side activity, the co-located luma value (colour planes) and the
-/// parent prior there.
+/// The kind of plane `p` of a group of `bands` per colour, and the index of the luma
+/// plane of the same band that colour planes take the sign of (luma planes have none).
+fn plane_kind(bands: usize, p: usize) -> (PlaneKind, Option<usize>) {
+    let (colour, band) = (p / bands, p % bands);
+    let kind = PlaneKind {
+        band: band_kind(bands, band),
+        colour: usize::from(colour > 0),
+    };
+    (kind, (colour > 0).then_some(band))
+}
+
+/// The contexts of position `(i, j)` of `plane` (`w` wide; rows above and the left part
+/// of row `i` decoded), with the plane's side activities, its luma plane (colour planes)
+/// and its part of the parent prior.
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn contexts(
     plane: &[i32],
     side: &[u32],
-    luma: i32,
-    prior: u32,
+    luma: Option<&[i32]>,
+    prior: Option<&[u32]>,
     kind: PlaneKind,
     w: usize,
-    i: usize,
-    j: usize,
+    (i, j): (usize, usize),
 ) -> Contexts {
-    let at = |i: usize, j: usize| plane[i * w + j];
-    let a = if j > 0 { at(i, j - 1) } else { 0 };
-    let (b, c, d) = if i > 0 {
-        (
-            at(i - 1, j),
-            if j > 0 { at(i - 1, j - 1) } else { 0 },
-            if j + 1 < w { at(i - 1, j + 1) } else { 0 },
-        )
-    } else {
-        (0, 0, 0)
-    };
-    let nonzero = [a, b, c, d].iter().filter(|&&v| v != 0).count().min(2);
-    let group = (kind.band.min(1) * 2 + kind.colour) * BUCKETS + bucket(plane, side, w, i, j);
+    let pos = i * w + j;
+    let luma = luma.map_or(0, |l| l[pos]);
+    let prior = prior.map_or(0, |pr| pr[pos]);
+    let n = neighbours(plane, w, i, j);
+    let [a, b, ..] = n;
+    let nonzero = n.iter().filter(|&&v| v != 0).count().min(2);
+    let group = (kind.band.min(1) * 2 + kind.colour) * BUCKETS + bucket_of(n, side[pos]);
     Contexts {
         zero: group * 6 + nonzero * 2 + usize::from(prior > 0),
         sign: (kind.band * 2 + kind.colour) * 27 + digit(a) * 9 + digit(b) * 3 + digit(luma),
@@ -177,23 +180,14 @@ impl ContextCoder {
         let mut sides = Sides::new(bands, per, prior);
         for p in 0..3 * bands {
             let side = sides.of(values, p);
+            let (kind, luma) = plane_kind(bands, p);
+            let luma = luma.map(|l| &values[l * per..(l + 1) * per]);
+            let prior = prior.map(|pr| &pr[p * per..(p + 1) * per]);
             let plane = &values[p * per..(p + 1) * per];
-            let (colour, band) = (p / bands, p % bands);
-            let kind = PlaneKind {
-                band: band_kind(bands, band),
-                colour: usize::from(colour > 0),
-            };
             for i in 0..h {
                 for j in 0..w {
-                    let pos = i * w + j;
-                    let luma = if colour > 0 {
-                        values[band * per + pos]
-                    } else {
-                        0
-                    };
-                    let pr = prior.map_or(0, |pr| pr[p * per + pos]);
-                    let cx = contexts(plane, &side, luma, pr, kind, w, i, j);
-                    self.put(out, plane[pos], &cx);
+                    let cx = contexts(plane, &side, luma, prior, kind, w, (i, j));
+                    self.put(out, plane[i * w + j], &cx);
                 }
             }
             sides.add(plane, p);
@@ -226,25 +220,16 @@ impl ContextCoder {
         let mut sides = Sides::new(bands, per, prior);
         for p in 0..3 * bands {
             let side = sides.of(&values, p);
-            let (colour, band) = (p / bands, p % bands);
-            let kind = PlaneKind {
-                band: band_kind(bands, band),
-                colour: usize::from(colour > 0),
-            };
+            let (kind, luma) = plane_kind(bands, p);
             // The luma planes come before every colour plane.
             let (before, rest) = values.split_at_mut(p * per);
+            let luma = luma.map(|l| &before[l * per..(l + 1) * per]);
+            let prior = prior.map(|pr| &pr[p * per..(p + 1) * per]);
             let plane = &mut rest[..per];
             for i in 0..h {
                 for j in 0..w {
-                    let pos = i * w + j;
-                    let luma = if colour > 0 {
-                        before[band * per + pos]
-                    } else {
-                        0
-                    };
-                    let pr = prior.map_or(0, |pr| pr[p * per + pos]);
-                    let cx = contexts(plane, &side, luma, pr, kind, w, i, j);
-                    plane[pos] = self.get(input, &cx)?;
+                    let cx = contexts(plane, &side, luma, prior, kind, w, (i, j));
+                    plane[i * w + j] = self.get(input, &cx)?;
                 }
             }
             sides.add(&values[p * per..(p + 1) * per], p);

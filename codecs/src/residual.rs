@@ -137,24 +137,35 @@ fn dequantise_one(q: i32, step: f32) -> f32 {
     }
 }
 
+/// The causal neighbours `[a, b, c, d]` (left, above, above-left, above-right) of
+/// position `(i, j)` of `plane` (`w` wide), 0 outside it.
+#[inline]
+pub(crate) fn neighbours(plane: &[i32], w: usize, i: usize, j: usize) -> [i32; 4] {
+    let at = |i: usize, j: usize| plane[i * w + j];
+    let a = if j > 0 { at(i, j - 1) } else { 0 };
+    if i == 0 {
+        return [a, 0, 0, 0];
+    }
+    let c = if j > 0 { at(i - 1, j - 1) } else { 0 };
+    let d = if j + 1 < w { at(i - 1, j + 1) } else { 0 };
+    [a, at(i - 1, j), c, d]
+}
+
+/// The activity bucket of a position with [`neighbours`] `n` and side activity `side`
+/// (see [`Sides`]).
+#[inline]
+pub(crate) fn bucket_of(n: [i32; 4], side: u32) -> usize {
+    let [a, b, c, d] = n.map(i32::unsigned_abs);
+    // Values lie within ±MAX_VALUE, so the sum cannot overflow.
+    let act = (2 * a + 2 * b + c + d).saturating_add(side);
+    EDGES.iter().filter(|&&e| act >= e).count()
+}
+
 /// Context bucket of position `(i, j)` of `plane` (`w` wide, rows above decoded), with
 /// the side activity `side` of the position (see [`Sides`]).
 #[inline]
-pub(crate) fn bucket(plane: &[i32], side: &[u32], w: usize, i: usize, j: usize) -> usize {
-    let at = |i: usize, j: usize| plane[i * w + j].unsigned_abs();
-    let a = if j > 0 { at(i, j - 1) } else { 0 };
-    let (b, c, d) = if i > 0 {
-        (
-            at(i - 1, j),
-            if j > 0 { at(i - 1, j - 1) } else { 0 },
-            if j + 1 < w { at(i - 1, j + 1) } else { 0 },
-        )
-    } else {
-        (0, 0, 0)
-    };
-    // Values lie within ±MAX_VALUE, so the sum cannot overflow.
-    let act = (2 * a + 2 * b + c + d).saturating_add(side[i * w + j]);
-    EDGES.iter().filter(|&&e| act >= e).count()
+fn bucket(plane: &[i32], side: &[u32], w: usize, i: usize, j: usize) -> usize {
+    bucket_of(neighbours(plane, w, i, j), side[i * w + j])
 }
 
 /// Side activity of each plane's positions from the planes coded before it: twice the

@@ -11,7 +11,6 @@ use ncodec::walloc_codec::{
     BASE_LEVELS, IMAGE_LEVELS, UNIT_STEP_QUALITY, WallocModel, image_step, refinement,
 };
 use ncodec_models::burn::prelude::*;
-use ncodec_models::burn::tensor::Distribution;
 use ncodec_models::hyperprior::to_f32_vec;
 use ncodec_models::walloc::{WallocConfig, erfinv};
 
@@ -53,7 +52,11 @@ fn erfinv_inverts_erf() {
 fn companding_is_bounded_and_expand_inverts_it() {
     let d = Device::flex();
     let m = tiny_cfg().init(&d);
-    let u = Tensor::<4>::random([1, 4, 3, 5], Distribution::Normal(0.0, 1.0), &d);
+    // A fixed grid over ±3.5 standard deviations: the companded latents' useful range.
+    // (Beyond it erf saturates in f32 and the inverse loses precision; a random normal
+    // draw reached there now and then and made this test flaky.)
+    let grid: Vec<f32> = (0..60).map(|i| -3.5 + 7.0 * i as f32 / 59.0).collect();
+    let u = Tensor::<4>::from_data(TensorData::new(grid, [1, 4, 3, 5]), &d);
     let y = u
         .clone()
         .div_scalar(std::f64::consts::SQRT_2)
