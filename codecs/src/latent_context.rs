@@ -41,6 +41,7 @@ use std::sync::OnceLock;
 
 use ncodec_entropy::{
     AdaptiveBit, BitReader, BitWriter, CdfTable, CdfTables, SequentialDecoder, laplace_tables,
+    log_spaced,
 };
 
 use crate::error::{Error, Result};
@@ -93,10 +94,8 @@ impl Grid {
 pub(crate) fn grid() -> &'static Grid {
     static GRID: OnceLock<Grid> = OnceLock::new();
     GRID.get_or_init(|| {
-        let (a, b) = (SCALE_MIN.ln(), SCALE_MAX.ln());
-        let scales: Vec<f64> = (0..SCALES)
-            .map(|i| (a + (b - a) * i as f64 / (SCALES - 1) as f64).exp())
-            .collect();
+        // Pure-Rust log and exp: every decoder must rebuild the same tables.
+        let scales = log_spaced(SCALE_MIN, SCALE_MAX, SCALES);
         let tables = laplace_tables(&scales, TAIL_MASS).expect("valid fixed grid");
         let each: Vec<CdfTable> = (0..SCALES)
             .map(|i| tables.get(i).expect("in range"))

@@ -24,11 +24,9 @@ pub const SCALES_LEVELS: usize = 64;
 pub const DEFAULT_TAIL_MASS: f64 = 1e-3;
 
 /// `exp(linspace(ln SCALES_MIN, ln SCALES_MAX, SCALES_LEVELS))`, the default scale table.
+/// Computed by [`crate::log_spaced`], the same on every machine.
 pub fn default_scales() -> Vec<f64> {
-    let (a, b) = (SCALES_MIN.ln(), SCALES_MAX.ln());
-    (0..SCALES_LEVELS)
-        .map(|i| (a + (b - a) * i as f64 / (SCALES_LEVELS - 1) as f64).exp())
-        .collect()
+    crate::log_spaced(SCALES_MIN, SCALES_MAX, SCALES_LEVELS)
 }
 
 fn std_cdf(x: f64) -> f64 {

@@ -47,5 +47,5 @@ pub use gaussian::{
     DEFAULT_TAIL_MASS, SCALES_LEVELS, SCALES_MAX, SCALES_MIN, default_scales, gaussian_tables,
     scale_index,
 };
-pub use laplace::laplace_tables;
+pub use laplace::{laplace_tables, log_spaced};
 pub use table::{CdfTable, CdfTables, MAX_TABLE_LEN, MAX_TABLES, PRECISION, TOTAL};
