@@ -113,12 +113,20 @@ pub fn add_residual(coeffs: &mut [f32], values: &[i32], step: f32) {
     }
 }
 
-/// Dead-zone quantisation at step `step`, clamped to `±MAX_VALUE`.
+/// Dead-zone quantisation at step `step` with offset [`ROUNDING`], clamped to
+/// `±MAX_VALUE`.
 pub fn quantise(values: &[f32], step: f32) -> Vec<i32> {
+    quantise_with(values, step, ROUNDING)
+}
+
+/// Dead-zone quantisation at step `step`, `q = sign(t)·⌊|t|/Δ + rounding⌋`, clamped to
+/// `±MAX_VALUE`. The offset is the encoder's choice; decoders reconstruct `q·Δ` whatever
+/// it was.
+pub fn quantise_with(values: &[f32], step: f32, rounding: f32) -> Vec<i32> {
     values
         .iter()
         .map(|&t| {
-            let q = (t.abs() / step + ROUNDING).floor().min(MAX_VALUE as f32) as i32;
+            let q = (t.abs() / step + rounding).floor().min(MAX_VALUE as f32) as i32;
             if t < 0.0 { -q } else { q }
         })
         .collect()

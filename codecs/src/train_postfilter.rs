@@ -241,7 +241,8 @@ pub fn train_postfilter(opts: &PostFilterTrainOptions, device: &Device) -> Resul
     Ok(())
 }
 
-/// Writes `model.json` (the filter's configuration and the codec's `"extension"`) and
+/// Writes `model.json` (the filter's configuration, the codec's `"extension"` and the
+/// classic encoder's `"rounding"`, with which the training crops are coded) and
 /// `weights.bpk` into `dir`.
 ///
 /// # Errors
@@ -261,6 +262,10 @@ pub fn export_postfilter(
     let mut config = serde_json::to_value(cfg).expect("serialisable");
     if let Some(map) = config.as_object_mut() {
         map.insert("extension".into(), extension.name().into());
+        map.insert(
+            "rounding".into(),
+            f64::from(crate::wavelet_codec::ROUNDING).into(),
+        );
     }
     let config = serde_json::to_vec_pretty(&config).expect("serialisable");
     for (name, bytes) in [("model.json", config), ("weights.bpk", weights.to_vec())] {

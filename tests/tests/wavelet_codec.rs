@@ -235,7 +235,10 @@ fn nonzero_filter() -> (Vec<u8>, Vec<u8>) {
     let w = last.weight.val();
     last.weight = Param::from_tensor(w.random_like(Distribution::Uniform(-0.05, 0.05)));
     let weights = f.into_record().into_bytes().unwrap().to_vec();
-    (serde_json::to_vec(&cfg).unwrap(), weights)
+    // Coded with the classic encoder's offset, like a new export.
+    let mut config = serde_json::to_value(&cfg).unwrap();
+    config["rounding"] = f64::from(ncodec::wavelet_codec::ROUNDING).into();
+    (serde_json::to_vec(&config).unwrap(), weights)
 }
 
 /// The learned variant writes the same payload under its own id and digest; the plain
@@ -249,7 +252,10 @@ fn the_post_filtered_variant_has_its_own_identity_and_tiles_exactly() {
     let plain = WaveletCodec::new();
     let img = test_image(300, 270);
     let (cfg, ident_bytes) = identity_filter();
-    let config = serde_json::to_vec(&cfg).unwrap();
+    // The classic encoder's offset, so that both write the same integers.
+    let mut config = serde_json::to_value(&cfg).unwrap();
+    config["rounding"] = f64::from(ncodec::wavelet_codec::ROUNDING).into();
+    let config = serde_json::to_vec(&config).unwrap();
     let identity =
         WaveletCodec::with_filter("dwt-ident", &config, &ident_bytes, &Device::flex()).unwrap();
     assert!(identity.is_learned() && !plain.is_learned());
@@ -345,6 +351,8 @@ fn post_filter_training_exports_and_resumes() {
     };
     assert!(w.is_learned());
     assert_eq!(w.extension(), Extension::Symmetric);
+    // The export records the offset its training crops were quantised with.
+    assert_eq!(w.rounding(), ncodec::wavelet_codec::ROUNDING);
     let (bytes, _) = codec.encode(&test_image(21, 13), 4).unwrap();
     assert_eq!(
         codec
@@ -366,11 +374,9 @@ fn post_filter_training_exports_and_resumes() {
 }
 
 #[test]
-fn a_filter_config_names_its_extension() {
+fn a_filter_config_names_its_extension_and_rounding() {
     let (cfg, weights) = identity_filter();
-    let with = |ext: &str| {
-        let mut v = serde_json::to_value(&cfg).unwrap();
-        v["extension"] = ext.into();
+    let load = |v: serde_json::Value| {
         WaveletCodec::with_filter(
             "f",
             &serde_json::to_vec(&v).unwrap(),
@@ -378,9 +384,37 @@ fn a_filter_config_names_its_extension() {
             &Device::flex(),
         )
     };
+    let with = |ext: &str| {
+        let mut v = serde_json::to_value(&cfg).unwrap();
+        v["extension"] = ext.into();
+        v["rounding"] = f64::from(ncodec::wavelet_codec::ROUNDING).into();
+        load(v)
+    };
     let sym = with("symmetric").unwrap();
     assert_eq!(sym.extension(), Extension::Symmetric);
+    assert_eq!(sym.rounding(), ncodec::wavelet_codec::ROUNDING);
+    // Without "rounding", the offset the first filters were trained with; a bad one is
+    // an error.
+    let mut v = serde_json::to_value(&cfg).unwrap();
+    v["extension"] = "symmetric".into();
+    let old = load(v.clone()).unwrap();
+    assert_eq!(
+        old.rounding(),
+        ncodec::wavelet_codec::FILTER_DEFAULT_ROUNDING
+    );
+    for bad in [serde_json::json!(0.7), serde_json::json!("half")] {
+        v["rounding"] = bad;
+        assert!(matches!(load(v.clone()), Err(Error::InvalidArgument(_))));
+    }
+    // The offset is the encoder's: the same image gives other integers, same format.
     let img = test_image(40, 24);
+    let (c, _) = old.encode_image(&img, 3, 6).unwrap();
+    let (d, _) = sym.encode_image(&img, 3, 6).unwrap();
+    assert_ne!(c, d);
+    assert!(
+        sym.decode_image(&Container::from_bytes(&d, &Limits::default()).unwrap())
+            .is_ok()
+    );
     let (a, _) = WaveletCodec::classic(Extension::Symmetric)
         .encode_image(&img, 3, 6)
         .unwrap();
