@@ -240,19 +240,15 @@ impl ContextCoder {
     /// Codes one value.
     #[inline]
     fn put(&mut self, out: &mut BitWriter, v: i32, cx: &Contexts) {
-        let code = |out: &mut BitWriter, m: &mut AdaptiveBit, bit: bool, (f, s): (u32, u32)| {
-            out.bit(bit, m.p_one());
-            m.update(bit, f, s);
-        };
-        code(out, &mut self.zero[cx.zero], v != 0, LEVEL_SHIFTS);
+        out.adaptive_bit(v != 0, &mut self.zero[cx.zero], LEVEL_SHIFTS);
         if v == 0 {
             return;
         }
-        code(out, &mut self.sign[cx.sign], v < 0, SIGN_SHIFTS);
+        out.adaptive_bit(v < 0, &mut self.sign[cx.sign], SIGN_SHIFTS);
         let m = v.unsigned_abs();
         for n in 1..=UNARY {
             let model = &mut self.magnitude[cx.magnitude + (n - 1) as usize];
-            code(out, model, m > n, LEVEL_SHIFTS);
+            out.adaptive_bit(m > n, model, LEVEL_SHIFTS);
             if m <= n {
                 return;
             }
@@ -270,19 +266,14 @@ impl ContextCoder {
     /// Decodes one value.
     #[inline]
     fn get(&mut self, input: &mut BitReader, cx: &Contexts) -> Result<i32> {
-        let code = |input: &mut BitReader, m: &mut AdaptiveBit, (f, s): (u32, u32)| {
-            let bit = input.bit(m.p_one())?;
-            m.update(bit, f, s);
-            Ok::<bool, Error>(bit)
-        };
-        if !code(input, &mut self.zero[cx.zero], LEVEL_SHIFTS)? {
+        if !input.adaptive_bit(&mut self.zero[cx.zero], LEVEL_SHIFTS)? {
             return Ok(0);
         }
-        let negative = code(input, &mut self.sign[cx.sign], SIGN_SHIFTS)?;
+        let negative = input.adaptive_bit(&mut self.sign[cx.sign], SIGN_SHIFTS)?;
         let mut m = 1;
         while m <= UNARY {
             let model = &mut self.magnitude[cx.magnitude + (m - 1) as usize];
-            if !code(input, model, LEVEL_SHIFTS)? {
+            if !input.adaptive_bit(model, LEVEL_SHIFTS)? {
                 break;
             }
             m += 1;

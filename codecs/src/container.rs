@@ -295,11 +295,17 @@ impl Container {
     /// # Errors
     /// [`Error::Corrupt`] if there is none.
     pub fn section(&self, tag: &[u8; 4]) -> Result<&[u8]> {
+        self.find(tag)
+            .ok_or_else(|| Error::Corrupt(format!("missing section {}", tag_name(tag))))
+    }
+
+    /// The data of the first section tagged `tag`, if there is one (for formats whose
+    /// sections have alternatives, e.g. a newer coding beside the older one).
+    pub fn find(&self, tag: &[u8; 4]) -> Option<&[u8]> {
         self.sections
             .iter()
             .find(|s| &s.tag == tag)
             .map(|s| s.data.as_slice())
-            .ok_or_else(|| Error::Corrupt(format!("missing section {}", tag_name(tag))))
     }
 }
 

@@ -33,7 +33,7 @@
 //! own choices of mode): a sign costs 0.88 bits instead of 1, which saves 2.8 % of the
 //! latents' bytes; without the kind of prediction in the context 2.3 %; the upper-left
 //! and upper-right residuals' signs instead of the gradients 2.2–2.3 %; sign models per
-//! channel instead of shared 2.6 %. [`decode_planes_tables`] reads the older payloads
+//! channel instead of shared 2.6 %. [`decode_planes`] also reads the older payloads
 //! (signed residuals from the tables, sections `LATQ` and `LATC`).
 
 use std::collections::BTreeMap;
@@ -367,9 +367,7 @@ pub fn encode_planes(
                 if r[pos] != 0 {
                     let m =
                         &mut signs[sign_context(mode, &r, y, w, (i, j), neighbours(y, w, i, j))];
-                    let negative = r[pos] < 0;
-                    stream.bit(negative, m.p_one());
-                    m.update(negative, SIGN_SHIFTS.0, SIGN_SHIFTS.1);
+                    stream.adaptive_bit(r[pos] < 0, m, SIGN_SHIFTS);
                 }
             }
         }
@@ -379,7 +377,25 @@ pub fn encode_planes(
     Ok((out, estimate))
 }
 
-/// Decodes planes written by [`encode_planes`]; every value must lie in `−max ..= max`.
+/// How a payload codes its residuals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatentCoding {
+    /// Signed residuals from the Laplace tables: the first payloads (sections `LATQ` and
+    /// `LATC`).
+    Tables,
+    /// Magnitudes from the folded tables, then adaptive signs: what [`encode_planes`]
+    /// writes (section `LATS`).
+    SignContexts,
+}
+
+/// The residual decoder of either coding.
+enum Source<'a> {
+    Tables(SequentialDecoder<'a>),
+    SignContexts(BitReader<'a>, Vec<AdaptiveBit>),
+}
+
+/// Decodes planes written with `coding` ([`encode_planes`] writes
+/// [`LatentCoding::SignContexts`]); every value must lie in `−max ..= max`.
 ///
 /// # Errors
 /// [`Error::Corrupt`] or [`Error::Truncated`] for data that does not decode to such
@@ -390,48 +406,7 @@ pub fn decode_planes(
     h: usize,
     w: usize,
     max: i32,
-) -> Result<Vec<i32>> {
-    decode_any(data, channels, h, w, max, Coding::SignContexts)
-}
-
-/// Decodes planes of the first payload layout (sections `LATQ` and `LATC`): signed
-/// residuals from the Laplace tables, no sign models. Arguments and errors as
-/// [`decode_planes`].
-///
-/// # Errors
-/// As [`decode_planes`].
-pub fn decode_planes_tables(
-    data: &[u8],
-    channels: usize,
-    h: usize,
-    w: usize,
-    max: i32,
-) -> Result<Vec<i32>> {
-    decode_any(data, channels, h, w, max, Coding::Tables)
-}
-
-/// How a payload codes its residuals.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Coding {
-    /// Signed residuals from the Laplace tables (`LATQ`, `LATC`).
-    Tables,
-    /// Magnitudes from the folded tables, then adaptive signs (`LATS`).
-    SignContexts,
-}
-
-/// The residual decoder of either coding.
-enum Source<'a> {
-    Tables(SequentialDecoder<'a>),
-    SignContexts(BitReader<'a>, Vec<AdaptiveBit>),
-}
-
-fn decode_any(
-    data: &[u8],
-    channels: usize,
-    h: usize,
-    w: usize,
-    max: i32,
-    coding: Coding,
+    coding: LatentCoding,
 ) -> Result<Vec<i32>> {
     let head_len = channels * HEADER;
     let head = data
@@ -449,8 +424,8 @@ fn decode_any(
         };
     }
     let mut src = match coding {
-        Coding::Tables => Source::Tables(SequentialDecoder::new(&g.tables, body)?),
-        Coding::SignContexts => Source::SignContexts(
+        LatentCoding::Tables => Source::Tables(SequentialDecoder::new(&g.tables, body)?),
+        LatentCoding::SignContexts => Source::SignContexts(
             BitReader::with_tables(body, &g.folded)?,
             vec![AdaptiveBit::new(); SIGN_CONTEXTS],
         ),
@@ -483,9 +458,11 @@ fn decode_any(
                             0
                         } else {
                             let model = &mut signs[sign_context(mode, &r, y, w, (i, j), nb)];
-                            let negative = reader.bit(model.p_one())?;
-                            model.update(negative, SIGN_SHIFTS.0, SIGN_SHIFTS.1);
-                            if negative { -m } else { m }
+                            if reader.adaptive_bit(model, SIGN_SHIFTS)? {
+                                -m
+                            } else {
+                                m
+                            }
                         }
                     }
                 };

@@ -484,6 +484,9 @@ pub fn prune_with_prior(
 
 /// Codes `3 · bands` planes of `h × w` residual integers (colour-major: luma's `bands`
 /// planes first); returns the bytes and the ideal bits of the values (the estimate).
+/// Since the adaptive coder ([`crate::adaptive_coder`]) no codec writes this payload any
+/// more (sections `RESQ` and `DWTQ`); it stays so that tests can make such payloads for
+/// the decoders that still read them.
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] for values of the wrong size or beyond `±MAX_VALUE`;

@@ -38,7 +38,7 @@ use crate::image_codec::{
     EncodeStats, channel_indexes, check_identity, crop_to_rgb8, image_header, image_size,
     model_digest, pad_replicate,
 };
-use crate::latent_context::{decode_planes, decode_planes_tables, encode_planes};
+use crate::latent_context::{LatentCoding, decode_planes, encode_planes};
 use crate::residual::{add_residual, colour_transform, decode_residual, prune, quantise};
 
 /// Independent entropy streams for the latents.
@@ -512,15 +512,14 @@ impl WallocModel {
         // `LATS` and `LATQ` (no sign models): quantised at the step of the quality byte.
         // `LATC` (written before quality levels): `LATQ`'s coding at step 1, quality
         // byte 0.
-        let has = |tag: &[u8; 4]| c.sections.iter().any(|s| &s.tag == tag);
-        let (data, step, signs) = if has(b"LATS") || has(b"LATQ") {
-            let step = image_step(c.header.quality)
-                .map_err(|_| Error::Corrupt(format!("quality {}", c.header.quality)))?;
-            if has(b"LATS") {
-                (c.section(b"LATS")?, step, true)
-            } else {
-                (c.section(b"LATQ")?, step, false)
-            }
+        let step = || {
+            image_step(c.header.quality)
+                .map_err(|_| Error::Corrupt(format!("quality {}", c.header.quality)))
+        };
+        let (data, step, coding) = if let Some(data) = c.find(b"LATS") {
+            (data, step()?, LatentCoding::SignContexts)
+        } else if let Some(data) = c.find(b"LATQ") {
+            (data, step()?, LatentCoding::Tables)
         } else {
             if c.header.quality != 0 {
                 return Err(Error::Corrupt(format!(
@@ -528,14 +527,16 @@ impl WallocModel {
                     c.header.quality
                 )));
             }
-            (c.section(b"LATC")?, 1.0, false)
+            (c.section(b"LATC")?, 1.0, LatentCoding::Tables)
         };
-        let (dim, max) = (self.config.latent_dim, self.max_at(step));
-        let values = if signs {
-            decode_planes(data, dim, lh, lw, max)?
-        } else {
-            decode_planes_tables(data, dim, lh, lw, max)?
-        };
+        let values = decode_planes(
+            data,
+            self.config.latent_dim,
+            lh,
+            lw,
+            self.max_at(step),
+            coding,
+        )?;
         let l = Latents {
             channels: self.config.latent_dim,
             height: lh,
@@ -562,8 +563,8 @@ impl WallocModel {
     pub fn decode_image(&self, c: &Container) -> Result<RgbImage> {
         let (l, w, h) = self.latents_of_container(c)?;
         // `RESA`: the adaptive coder's stream; `RESQ` (older files): table-coded.
-        let has = |tag: &[u8; 4]| c.sections.iter().any(|s| &s.tag == tag);
-        let has_residual = has(b"RESA") || has(b"RESQ");
+        let resa = c.find(b"RESA");
+        let has_residual = resa.is_some() || c.find(b"RESQ").is_some();
         // latents_of_container accepted the quality byte.
         let Some(r) = refinement(c.header.quality).ok().flatten() else {
             if has_residual {
@@ -578,8 +579,8 @@ impl WallocModel {
         // Synthesis first: its activations are the peak of memory, and the residual's
         // integers need not be alive then.
         let mut xw = self.synthesise(&l);
-        let q = if has(b"RESA") {
-            let mut input = BitReader::new(c.section(b"RESA")?)?;
+        let q = if let Some(resa) = resa {
+            let mut input = BitReader::new(resa)?;
             let q = ContextCoder::new().decode(&mut input, bands, l.height, l.width, None)?;
             input.finish()?;
             q

@@ -578,8 +578,10 @@ impl WaveletCodec {
     /// [`Error::Corrupt`] for a damaged payload.
     pub fn decode_image(&self, c: &Container) -> Result<RgbImage> {
         let (w, h, step) = self.check_header(&c.header)?;
-        let adaptive = c.sections.iter().any(|s| s.tag == TAG_ADAPTIVE);
-        let data = c.section(if adaptive { &TAG_ADAPTIVE } else { &TAG })?;
+        let (data, adaptive) = match c.find(&TAG_ADAPTIVE) {
+            Some(data) => (data, true),
+            None => (c.section(&TAG)?, false),
+        };
         let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", self.id));
         let (&levels, mut rest) = data.split_first().ok_or_else(|| corrupt("empty section"))?;
         if levels == 0 || levels > MAX_LEVELS {

@@ -17,8 +17,7 @@
 //! let mut model = AdaptiveBit::new();
 //! let mut w = BitWriter::new();
 //! for &b in &bits {
-//!     w.bit(b, model.p_one());
-//!     model.update(b, 4, 6);
+//!     w.adaptive_bit(b, &mut model, (4, 6));
 //! }
 //! w.bits(0b101, 3);
 //! let bytes = w.finish();
@@ -26,9 +25,7 @@
 //! let mut model = AdaptiveBit::new();
 //! let mut r = BitReader::new(&bytes)?;
 //! for &b in &bits {
-//!     let got = r.bit(model.p_one())?;
-//!     assert_eq!(got, b);
-//!     model.update(got, 4, 6);
+//!     assert_eq!(r.adaptive_bit(&mut model, (4, 6))?, b);
 //! }
 //! assert_eq!(r.bits(3)?, 0b101);
 //! r.finish()?;
@@ -38,10 +35,10 @@
 use std::num::NonZeroU32;
 
 use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
-use constriction::stream::stack::{AnsCoder, DefaultAnsCoder};
+use constriction::stream::stack::DefaultAnsCoder;
 use constriction::stream::{Decode, Encode};
 
-use crate::coder::{Uniform, decode_one, push_symbol, symbol_of};
+use crate::coder::{Uniform, decode_one, open_stream, push_symbol};
 use crate::error::{Error, Result};
 use crate::table::{CdfTables, PRECISION, TOTAL};
 
@@ -201,6 +198,14 @@ impl<'a> BitWriter<'a> {
         self.log.push(u32::from(bit) << 16 | p_one);
     }
 
+    /// Records `bit` with `model`'s probability, then lets `model` learn from it with
+    /// the adaptation shifts `(fast, slow)` ([`AdaptiveBit::update`]).
+    #[inline]
+    pub fn adaptive_bit(&mut self, bit: bool, model: &mut AdaptiveBit, (fast, slow): (u32, u32)) {
+        self.bit(bit, model.p_one());
+        model.update(bit, fast, slow);
+    }
+
     /// Records the `bits` low bits of `value` (`1 ≤ bits ≤ 16`), each with probability
     /// one half.
     ///
@@ -239,7 +244,9 @@ impl<'a> BitWriter<'a> {
 
     /// The ideal code length of everything recorded, in bits (`−log2` of each
     /// decision's and symbol's probability, plus bypass and escape bits): what
-    /// [`BitWriter::finish`] spends, up to the coder's last word.
+    /// [`BitWriter::finish`] spends, up to the coder's last word. It can spend less: the
+    /// coder starts empty, and a run of the last entries that are each the first symbol
+    /// of their model (e.g. "not zero?" answered no) costs nothing there.
     pub fn ideal_bits(&self) -> f64 {
         self.entries_backwards()
             .map(|e| match e {
@@ -248,14 +255,10 @@ impl<'a> BitWriter<'a> {
                     let p = f64::from(p_one) / f64::from(TOTAL);
                     -(if bit { p } else { 1.0 - p }).log2()
                 }
-                Entry::Symbol(ti, v) => {
-                    let tables = self.tables.expect("symbols imply tables");
-                    let h = tables.heads[ti];
-                    let (sym, esc) = symbol_of(h, v);
-                    let cdf = &tables.cdf[h.start as usize..];
-                    let p = f64::from(cdf[sym as usize + 1] - cdf[sym as usize]);
-                    -(p / f64::from(TOTAL)).log2() + esc.map_or(0.0, |e| f64::from(e.bits()))
-                }
+                Entry::Symbol(ti, v) => self
+                    .tables
+                    .expect("symbols imply tables")
+                    .symbol_bits(ti, v),
             })
             .sum()
     }
@@ -314,9 +317,10 @@ impl<'a> BitReader<'a> {
             .chunks_exact(4)
             .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
             .collect();
-        let ans = AnsCoder::from_compressed(words)
-            .map_err(|_| Error::Corrupt("stream ends with a zero word"))?;
-        Ok(Self { tables: None, ans })
+        Ok(Self {
+            tables: None,
+            ans: open_stream(words)?,
+        })
     }
 
     /// Opens bytes written by a [`BitWriter::with_tables`] of the same `tables`.
@@ -360,6 +364,22 @@ impl<'a> BitReader<'a> {
             .decode_symbol(Binary { p_one })
             .map(|s| s == 1)
             .map_err(|_| Error::Corrupt("decoder failed"))
+    }
+
+    /// Decodes a decision recorded by [`BitWriter::adaptive_bit`] with `model` in the
+    /// same state, and lets `model` learn from it the same way.
+    ///
+    /// # Errors
+    /// As [`BitReader::bit`].
+    #[inline]
+    pub fn adaptive_bit(
+        &mut self,
+        model: &mut AdaptiveBit,
+        (fast, slow): (u32, u32),
+    ) -> Result<bool> {
+        let bit = self.bit(model.p_one())?;
+        model.update(bit, fast, slow);
+        Ok(bit)
     }
 
     /// Decodes `bits` bypass bits (`1 ≤ bits ≤ 16`).
@@ -470,12 +490,7 @@ mod tests {
         let signed_bits: f64 = values
             .iter()
             .enumerate()
-            .map(|(i, &v)| {
-                let t = signed.get(i % 2).unwrap();
-                let (sym, esc) = symbol_of(signed.heads[i % 2], v);
-                let p = f64::from(t.cdf()[sym as usize + 1] - t.cdf()[sym as usize]);
-                -(p / f64::from(TOTAL)).log2() + esc.map_or(0.0, |e| f64::from(e.bits()))
-            })
+            .map(|(i, &v)| signed.symbol_bits(i % 2, v))
             .sum();
         let ideal = w.ideal_bits();
         assert!(

@@ -239,7 +239,7 @@ where
     value_of_escape(h, Escape { below, nb, low })
 }
 
-fn open_stream(words: Vec<u32>) -> Result<DefaultAnsCoder> {
+pub(crate) fn open_stream(words: Vec<u32>) -> Result<DefaultAnsCoder> {
     AnsCoder::from_compressed(words).map_err(|_| Error::Corrupt("stream ends with a zero word"))
 }
 

@@ -7,8 +7,8 @@
 use crate::error::{Error, Result};
 use crate::table::{CdfTable, CdfTables, MAX_TABLE_LEN};
 
-/// `n ≥ 2` scales spaced evenly in logarithm from `min` to `max`:
-/// `exp(ln min + (ln max − ln min)·i/(n − 1))`. Computed with `libm`'s pure-Rust `log` and
+/// `n` scales spaced evenly in logarithm from `min` to `max`:
+/// `exp(ln min + (ln max − ln min)·i/(n − 1))` (just `min` when `n` is 1). Computed with `libm`'s pure-Rust `log` and
 /// `exp`, not the platform's: tables that decoders rebuild from these scales must come
 /// out the same on every machine, and the platform functions differ in the last bit
 /// (glibc's `exp` and libm's disagree on 4 of the 48 scales of ncodec's latent grid,

@@ -358,18 +358,21 @@ impl CdfTables {
     /// [`Error::InvalidInput`] on a length mismatch or an out-of-range index.
     pub fn estimate_bits(&self, symbols: &[i32], indexes: &[u16]) -> Result<f64> {
         crate::coder::check_args(self, symbols.len(), indexes)?;
-        let mut bits = 0.0;
-        for (&v, &ti) in symbols.iter().zip(indexes) {
-            let h = self.heads[usize::from(ti)];
-            let (sym, esc) = crate::coder::symbol_of(h, v);
-            let s = h.start as usize + sym as usize;
-            let p = self.cdf[s + 1] - self.cdf[s];
-            bits += f64::from(PRECISION as u32) - f64::from(p).log2();
-            if let Some(e) = esc {
-                bits += f64::from(e.bits());
-            }
-        }
-        Ok(bits)
+        Ok(symbols
+            .iter()
+            .zip(indexes)
+            .map(|(&v, &ti)| self.symbol_bits(usize::from(ti), v))
+            .sum())
+    }
+
+    /// Ideal code length in bits of `v` under table `ti` (in range), escape payload
+    /// included.
+    pub(crate) fn symbol_bits(&self, ti: usize, v: i32) -> f64 {
+        let h = self.heads[ti];
+        let (sym, esc) = crate::coder::symbol_of(h, v);
+        let s = h.start as usize + sym as usize;
+        let p = self.cdf[s + 1] - self.cdf[s];
+        f64::from(PRECISION as u32) - f64::from(p).log2() + esc.map_or(0.0, |e| f64::from(e.bits()))
     }
 }
 

@@ -1,8 +1,9 @@
-//! Decodes arbitrary bytes as context-coded WaLLoC latent planes: must never panic.
+//! Decodes arbitrary bytes as context-coded WaLLoC latent planes, in either coding (the
+//! first byte's top bit picks it): must never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ncodec::latent_context::decode_planes;
+use ncodec::latent_context::{LatentCoding, decode_planes};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
@@ -13,5 +14,10 @@ fuzz_target!(|data: &[u8]| {
         usize::from(data[1] % 16) + 1,
         usize::from(data[2] % 16) + 1,
     );
-    let _ = decode_planes(&data[3..], c, h, w, 127);
+    let coding = if data[0] & 0x80 == 0 {
+        LatentCoding::SignContexts
+    } else {
+        LatentCoding::Tables
+    };
+    let _ = decode_planes(&data[3..], c, h, w, 127, coding);
 });

@@ -2,7 +2,7 @@
 //! smaller output for predictable planes, typed errors for damaged data.
 
 use ncodec::Error;
-use ncodec::latent_context::{decode_planes, encode_planes};
+use ncodec::latent_context::{LatentCoding, decode_planes, encode_planes};
 
 /// Smooth planes (a ramp plus a wave) with some noise, within ±max.
 fn planes(c: usize, h: usize, w: usize, max: i32, seed: u64) -> Vec<i32> {
@@ -29,7 +29,7 @@ fn round_trips_at_any_size() {
         let (bytes, est) = encode_planes(&v, c, h, w).unwrap();
         assert!(est >= 0.0);
         assert_eq!(
-            decode_planes(&bytes, c, h, w, 127).unwrap(),
+            decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts).unwrap(),
             v,
             "{c}×{h}×{w}"
         );
@@ -40,10 +40,13 @@ fn round_trips_at_any_size() {
         .map(|k| if (k * 7919) % 3 == 0 { 32767 } else { -32767 })
         .collect();
     let (bytes, _) = encode_planes(&v, c, h, w).unwrap();
-    assert_eq!(decode_planes(&bytes, c, h, w, 32767).unwrap(), v);
+    assert_eq!(
+        decode_planes(&bytes, c, h, w, 32767, LatentCoding::SignContexts).unwrap(),
+        v
+    );
     // A decoder with a smaller range refuses them.
     assert!(matches!(
-        decode_planes(&bytes, c, h, w, 127),
+        decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts),
         Err(Error::Corrupt(_))
     ));
 }
@@ -75,19 +78,29 @@ fn damaged_data_gives_errors() {
     let (c, h, w) = (3, 16, 16);
     let v = planes(c, h, w, 127, 11);
     let (bytes, _) = encode_planes(&v, c, h, w).unwrap();
-    assert!(decode_planes(&bytes[..10], c, h, w, 127).is_err());
-    assert!(decode_planes(&bytes[..bytes.len() - 4], c, h, w, 127).is_err());
+    assert!(decode_planes(&bytes[..10], c, h, w, 127, LatentCoding::SignContexts).is_err());
+    assert!(
+        decode_planes(
+            &bytes[..bytes.len() - 4],
+            c,
+            h,
+            w,
+            127,
+            LatentCoding::SignContexts
+        )
+        .is_err()
+    );
     let mut bad_mode = bytes.clone();
     bad_mode[0] = 9;
     assert!(matches!(
-        decode_planes(&bad_mode, c, h, w, 127),
+        decode_planes(&bad_mode, c, h, w, 127, LatentCoding::SignContexts),
         Err(Error::Corrupt(_))
     ));
     // Flipped bits anywhere: an error or other values, never a panic.
     for k in 0..bytes.len() {
         let mut b = bytes.clone();
         b[k] ^= 0x40;
-        let _ = decode_planes(&b, c, h, w, 127);
+        let _ = decode_planes(&b, c, h, w, 127, LatentCoding::SignContexts);
     }
     assert!(matches!(
         encode_planes(&v[1..], c, h, w),
@@ -119,7 +132,10 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
         })
         .collect();
     let (bytes, est) = encode_planes(&v, c, h, w).unwrap();
-    assert_eq!(decode_planes(&bytes, c, h, w, 127).unwrap(), v);
+    assert_eq!(
+        decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts).unwrap(),
+        v
+    );
     let header = 3 + ncodec::latent_context::BUCKETS;
     assert!(bytes[0] <= 1, "the first channel has no earlier ones");
     for ch in 1..c {
@@ -142,7 +158,7 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
     let mut bad = bytes.clone();
     bad[header] = 4;
     assert!(matches!(
-        decode_planes(&bad, c, h, w, 127),
+        decode_planes(&bad, c, h, w, 127, LatentCoding::SignContexts),
         Err(Error::Corrupt(_))
     ));
 }
