@@ -73,6 +73,27 @@ impl AdaptiveBit {
         }
     }
 
+    /// A model that starts at `P(1) = p_one / 2^16` (clamped to the range [`p_one`]
+    /// gives) as if it had already seen `seen` decisions: a learned prior, which the
+    /// young-model cap of [`AdaptiveBit::update`] then moves as slowly as an experienced
+    /// model.
+    ///
+    /// [`p_one`]: AdaptiveBit::p_one
+    pub const fn with_prior(p_one: u32, seen: u32) -> Self {
+        let p = if p_one < MIN_PROBABILITY {
+            MIN_PROBABILITY
+        } else if p_one > TOTAL - MIN_PROBABILITY {
+            TOTAL - MIN_PROBABILITY
+        } else {
+            p_one
+        };
+        Self {
+            fast: p,
+            slow: p,
+            seen: if seen > 1 << 16 { 1 << 16 } else { seen },
+        }
+    }
+
     /// The probability of a 1, in units of `2^-16`, within
     /// `MIN_PROBABILITY..=TOTAL - MIN_PROBABILITY`.
     #[inline]
@@ -544,6 +565,26 @@ mod tests {
         assert!((MIN_PROBABILITY..100).contains(&low), "{low}");
     }
 
+    #[test]
+    fn a_prior_starts_where_it_says_and_moves_like_an_experienced_model() {
+        let prior = AdaptiveBit::with_prior(TOTAL / 10, 1024);
+        assert_eq!(prior.p_one(), TOTAL / 10);
+        // Out-of-range priors are clamped into the coder's range.
+        assert_eq!(AdaptiveBit::with_prior(0, 5).p_one(), MIN_PROBABILITY);
+        assert_eq!(
+            AdaptiveBit::with_prior(u32::MAX, 5).p_one(),
+            TOTAL - MIN_PROBABILITY
+        );
+        // One surprise moves a fresh model half way, an experienced prior only by its
+        // shifts.
+        let (mut fresh, mut learned) = (AdaptiveBit::with_prior(TOTAL / 10, 0), prior);
+        fresh.update(true, 4, 7);
+        learned.update(true, 4, 7);
+        assert!(fresh.p_one() > TOTAL / 2, "{}", fresh.p_one());
+        let moved = learned.p_one() - TOTAL / 10;
+        let expected = ((TOTAL - TOTAL / 10) >> 4) / 2 + ((TOTAL - TOTAL / 10) >> 7) / 2;
+        assert!(moved.abs_diff(expected) <= 1, "{moved} vs {expected}");
+    }
     #[test]
     fn bad_streams_are_errors_not_panics() {
         assert!(BitReader::new(&[1, 2, 3]).is_err());
