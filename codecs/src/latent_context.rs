@@ -34,7 +34,9 @@
 //! latents' bytes; without the kind of prediction in the context 2.3 %; the upper-left
 //! and upper-right residuals' signs instead of the gradients 2.2–2.3 %; sign models per
 //! channel instead of shared 2.6 %. [`decode_planes`] also reads the older payloads
-//! (signed residuals from the tables, sections `LATQ` and `LATC`).
+//! (signed residuals from the tables, sections `LATQ` and `LATC`). A model with a
+//! learned context model codes the same predictions without per-image tables
+//! ([`crate::latent_learned`], section `LATL`).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -123,7 +125,7 @@ pub(crate) fn grid() -> &'static Grid {
 /// The causal neighbours `(a, b, c)` of `(i, j)`; missing ones repeat the nearest known
 /// neighbour (0 at the first position).
 #[inline]
-fn neighbours(y: &[i32], w: usize, i: usize, j: usize) -> (i32, i32, i32) {
+pub(crate) fn neighbours(y: &[i32], w: usize, i: usize, j: usize) -> (i32, i32, i32) {
     match (i, j) {
         (0, 0) => (0, 0, 0),
         (0, _) => {
@@ -140,17 +142,17 @@ fn neighbours(y: &[i32], w: usize, i: usize, j: usize) -> (i32, i32, i32) {
 
 /// Sign contexts: per kind of prediction (the channel median or the edge detector),
 /// 3⁶ combinations of signs (negative, zero, positive).
-const SIGN_CONTEXTS: usize = 2 * 729;
+pub(crate) const SIGN_CONTEXTS: usize = 2 * 729;
 
 /// Adaptation shifts (fast, slow) of the sign models.
-const SIGN_SHIFTS: (u32, u32) = (4, 6);
+pub(crate) const SIGN_SHIFTS: (u32, u32) = (4, 6);
 
 /// The sign context of position `(i, j)` of a channel coded in `mode`: the kind of
 /// prediction (`mode & 1`), the signs of the residuals to the left and above (`r`, this
 /// channel's, 0 outside the plane) and of the gradients `a − c`, `b − c`, `a − b` and
 /// `d − b` of the values (`d` above right, `b` where there is none).
 #[inline]
-fn sign_context(
+pub(crate) fn sign_context(
     mode: u8,
     r: &[i32],
     y: &[i32],
@@ -175,7 +177,12 @@ fn sign_context(
 
 /// Prediction and context bucket of a position.
 #[inline]
-fn context(mode: u8, median: i32, (a, b, c): (i32, i32, i32), side: u32) -> (i32, usize) {
+pub(crate) fn context(
+    mode: u8,
+    median: i32,
+    (a, b, c): (i32, i32, i32),
+    side: u32,
+) -> (i32, usize) {
     let (p, act) = if mode & 1 == 0 {
         let m = median;
         (m, a.abs_diff(m) + b.abs_diff(m) + c.abs_diff(m))

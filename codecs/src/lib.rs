@@ -40,6 +40,7 @@ pub mod image_any;
 pub mod image_codec;
 pub mod info;
 pub mod latent_context;
+pub mod latent_learned;
 pub mod metrics;
 pub mod npy;
 pub mod plot;
