@@ -172,6 +172,31 @@ enum TrainCommand {
     WallocAudio(TrainWallocAudioArgs),
     /// Train the learned post-filter of the wavelet codec (dwt97s-rgb or dwt97-rgb) on PNG/JPEG photos.
     Postfilter(TrainPostfilterArgs),
+    /// Fit the learned context model of a WaLLoC image model's latents (section LATL) on
+    /// PNG/JPEG photos; writes `context.bin`, which goes next to the model's weights.
+    LatentContext(TrainLatentContextArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainLatentContextArgs {
+    /// Folder of training images (searched recursively).
+    #[arg(long)]
+    data: PathBuf,
+    /// Shipped WaLLoC image model whose latents to model.
+    #[arg(long, conflicts_with = "model_dir")]
+    model: Option<String>,
+    /// Folder of a WaLLoC image model exported by `ncodec train walloc-image`.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// Output file (`context.bin`).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Quality levels whose latents to fit on (comma-separated base levels, 0–7).
+    #[arg(long, value_delimiter = ',', default_value = "1,3,4,6")]
+    qualities: Vec<u8>,
+    /// Downscale JPEG training images by this factor (1 keeps them).
+    #[arg(long, default_value_t = 2)]
+    jpeg_downscale: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -1213,6 +1238,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             ncodec::train_walloc_audio::train_walloc_audio(&opts, &device)
                 .map_err(ctx("training failed"))?;
         }
+        Command::Train(TrainCommand::LatentContext(a)) => train_latent_context(a)?,
         Command::Train(TrainCommand::Postfilter(a)) => {
             let opts = ncodec::train_postfilter::PostFilterTrainOptions {
                 data: a.data,
@@ -1361,5 +1387,69 @@ fn print_info(
     for s in &info.sections {
         writeln!(out, "  {:<4} {:>10} bytes", s.tag, s.bytes)?;
     }
+    Ok(())
+}
+
+/// `ncodec train latent-context`: the latents of every image at every level, then
+/// [`ncodec::latent_learned::fit`].
+fn train_latent_context(a: TrainLatentContextArgs) -> Result<(), CliError> {
+    let id = a.model.as_deref().unwrap_or("walloc-rgb-16x-r1");
+    let (codec, _) = load_model(Some(id), a.model_dir.as_ref())?;
+    let ncodec::image_any::ImageCodec::Walloc(model) = codec else {
+        return Err(CliError {
+            context: format!("model {id}"),
+            source: "a latent context model needs a WaLLoC image model".into(),
+        });
+    };
+    let folder = ncodec::datasets::ImageFolder::scan(&a.data)
+        .map_err(ctx(format!("cannot read {}", a.data.display())))?;
+    let images = folder
+        .load_rgb(a.jpeg_downscale.max(1))
+        .map_err(ctx("cannot load the training images"))?;
+    let mut planes = Vec::with_capacity(images.len() * a.qualities.len());
+    for &q in &a.qualities {
+        if q >= ncodec::walloc_codec::BASE_LEVELS {
+            return Err(CliError {
+                context: format!("quality {q}"),
+                source: "not a base level (0–7)".into(),
+            });
+        }
+        for img in &images {
+            let l = model
+                .image_latents_at(img, q)
+                .map_err(ctx("cannot compute latents"))?;
+            planes.push(ncodec::latent_learned::Planes {
+                channels: l.channels,
+                height: l.height,
+                width: l.width,
+                values: l.values,
+            });
+        }
+    }
+    eprintln!(
+        "{} images × {} levels: {} latent planes",
+        images.len(),
+        a.qualities.len(),
+        planes.len()
+    );
+    let total = planes.len();
+    let start = std::time::Instant::now();
+    let fitted = ncodec::latent_learned::fit(&planes, model.config().latent_dim, |pass, n| {
+        if n == total {
+            eprintln!("{pass}: {n} done, {:.0} s", start.elapsed().as_secs_f64());
+        }
+    })
+    .map_err(ctx("fit failed"))?;
+    write_output(&a.out, &fitted.to_bytes())?;
+    eprintln!(
+        "wrote {} ({} bytes, id {})",
+        a.out.display(),
+        fitted.to_bytes().len(),
+        fitted
+            .id()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     Ok(())
 }

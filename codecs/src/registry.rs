@@ -16,6 +16,7 @@ use crate::container::MediaKind;
 use crate::error::{Error, Result};
 use crate::image_any::ImageCodec;
 use crate::image_codec::ImageModel;
+use crate::latent_learned::LatentContextModel;
 use crate::walloc_codec::WallocModel;
 use crate::wavelet_codec::{DWT_ID, DWT_SYMMETRIC_ID, Extension, WaveletCodec};
 
@@ -55,6 +56,8 @@ struct Embedded {
     config: &'static [u8],
     weights: &'static [u8],
     tables: &'static [u8],
+    /// A WaLLoC image model's learned latent context model (`context.bin`), or empty.
+    context: &'static [u8],
 }
 
 macro_rules! weights {
@@ -85,6 +88,7 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("hp-mean-64-r1", "model.json"),
         weights: weights!("hp-mean-64-r1", "weights.bpk"),
         tables: weights!("hp-mean-64-r1", "tables.bin"),
+        context: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -100,6 +104,7 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("walloc-rgb-16x-r1", "model.json"),
         weights: weights!("walloc-rgb-16x-r1", "weights.bpk"),
         tables: weights!("walloc-rgb-16x-r1", "tables.bin"),
+        context: weights!("walloc-rgb-16x-r1", "context.bin"),
     },
     Embedded {
         entry: ModelEntry {
@@ -115,6 +120,7 @@ const EMBEDDED: &[Embedded] = &[
         config: &[],
         weights: &[],
         tables: &[],
+        context: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -130,6 +136,7 @@ const EMBEDDED: &[Embedded] = &[
         config: &[],
         weights: &[],
         tables: &[],
+        context: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -145,6 +152,7 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("dwt97-pf-r1", "model.json"),
         weights: weights!("dwt97-pf-r1", "weights.bpk"),
         tables: &[],
+        context: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -160,6 +168,7 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("dwt97s-pf-r2", "model.json"),
         weights: weights!("dwt97s-pf-r2", "weights.bpk"),
         tables: &[],
+        context: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -175,6 +184,7 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("walloc-speech-16k-r1", "model.json"),
         weights: weights!("walloc-speech-16k-r1", "weights.bpk"),
         tables: weights!("walloc-speech-16k-r1", "tables.bin"),
+        context: &[],
     },
     Embedded {
         entry: ModelEntry {
@@ -190,6 +200,7 @@ const EMBEDDED: &[Embedded] = &[
         config: weights!("walloc-music-44k-r1", "model.json"),
         weights: weights!("walloc-music-44k-r1", "weights.bpk"),
         tables: weights!("walloc-music-44k-r1", "tables.bin"),
+        context: &[],
     },
 ];
 
@@ -243,7 +254,9 @@ pub fn load_image_model(id: &str, device: &Device) -> Result<ImageCodec> {
         .iter()
         .find(|e| e.entry.id == id && e.entry.kind == MediaKind::Image)
         .ok_or_else(|| Error::UnknownModel(id.to_string()))?;
-    load_parts(e.family, id, e.config, e.weights, e.tables, device)
+    load_parts(
+        e.family, id, e.config, e.weights, e.tables, e.context, device,
+    )
 }
 
 /// Loads a shipped audio model (a WaLLoC model with `dims = 1`).
@@ -281,15 +294,21 @@ fn load_parts(
     config: &[u8],
     weights: &[u8],
     tables: &[u8],
+    context: &[u8],
     device: &Device,
 ) -> Result<ImageCodec> {
     Ok(match family {
         Family::Hyperprior => ImageCodec::Hyperprior(Box::new(ImageModel::from_parts(
             id, config, weights, tables, device,
         )?)),
-        Family::Walloc => ImageCodec::Walloc(Box::new(WallocModel::from_parts(
-            id, config, weights, tables, device,
-        )?)),
+        Family::Walloc => {
+            let m = WallocModel::from_parts(id, config, weights, tables, device)?;
+            ImageCodec::Walloc(Box::new(if context.is_empty() {
+                m
+            } else {
+                m.with_context(LatentContextModel::from_bytes(context)?)?
+            }))
+        }
         Family::Classic(ext) => ImageCodec::Wavelet(Box::new(WaveletCodec::classic(ext))),
         Family::Filtered => ImageCodec::Wavelet(Box::new(WaveletCodec::with_filter(
             id, config, weights, device,
@@ -310,8 +329,9 @@ fn family_of(config: &[u8]) -> Family {
 /// Loads a model exported by `ncodec train` from a folder holding `model.json`,
 /// `weights.bpk` and `tables.bin` (an image model, or a WaLLoC audio model inside
 /// [`ImageCodec::Walloc`]; a post-filter of `ncodec train postfilter` has no
-/// `tables.bin` and loads as the wavelet codec decoding through it). Its id is the
-/// folder's name.
+/// `tables.bin` and loads as the wavelet codec decoding through it). A WaLLoC image
+/// model's `context.bin` (`ncodec train latent-context`) is loaded when present. Its id
+/// is the folder's name.
 ///
 /// # Errors
 /// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.
@@ -344,5 +364,18 @@ pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageCodec> {
         Family::Filtered => Vec::new(),
         _ => read("tables.bin")?,
     };
-    load_parts(family, &id, &config, &read("weights.bpk")?, &tables, device)
+    // A WaLLoC image model may have a learned latent context model.
+    let context = match dir.join("context.bin") {
+        p if p.is_file() => read("context.bin")?,
+        _ => Vec::new(),
+    };
+    load_parts(
+        family,
+        &id,
+        &config,
+        &read("weights.bpk")?,
+        &tables,
+        &context,
+        device,
+    )
 }

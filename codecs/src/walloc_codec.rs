@@ -3,7 +3,9 @@
 //! An image file holds one section, `LATS`: the companded latents quantised with the
 //! step of the file's quality level ([`image_step`]), context-coded by
 //! [`crate::latent_context`] (prediction from decoded neighbours, per-image Laplace
-//! scales for the magnitudes, adaptive sign models). Older files hold `LATQ` (the same
+//! scales for the magnitudes, adaptive sign models), or, for a model with a learned
+//! latent context model ([`WallocModel::with_context`]), `LATL`
+//! ([`crate::latent_learned`]) when that is smaller. Older files hold `LATQ` (the same
 //! without sign models) or, from before quality levels, `LATC` (that at step 1, quality
 //! byte 0); they still decode. Audio files hold one `CHNK` section per chunk
 //! (see the `audio` submodule), each coded with the model's frozen per-channel tables
@@ -39,6 +41,7 @@ use crate::image_codec::{
     model_digest, pad_replicate,
 };
 use crate::latent_context::{LatentCoding, decode_planes, encode_planes};
+use crate::latent_learned::{self, LatentContextModel};
 use crate::residual::{add_residual, colour_transform, decode_residual, prune, quantise};
 
 /// Independent entropy streams for the latents.
@@ -159,6 +162,7 @@ pub struct WallocModel {
     tables: CdfTables,
     digest: [u8; 32],
     device: Device,
+    context: Option<LatentContextModel>,
 }
 
 impl WallocModel {
@@ -202,7 +206,32 @@ impl WallocModel {
             model,
             tables: cdf,
             device: device.clone(),
+            context: None,
         })
+    }
+
+    /// Adds a learned latent context model (`context.bin`,
+    /// [`crate::latent_learned`]): image encoders then also try section `LATL` and keep
+    /// whichever of it and `LATS` is smaller, and decoders read `LATL`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the context model has another channel count.
+    pub fn with_context(mut self, context: LatentContextModel) -> Result<Self> {
+        if context.channels() != self.config.latent_dim {
+            return Err(Error::InvalidArgument(format!(
+                "model {}: a {}-channel latent context model for {} latent channels",
+                self.id,
+                context.channels(),
+                self.config.latent_dim
+            )));
+        }
+        self.context = Some(context);
+        Ok(self)
+    }
+
+    /// The learned latent context model, if the model has one.
+    pub fn context(&self) -> Option<&LatentContextModel> {
+        self.context.as_ref()
     }
 
     /// Serialises a trained model into the three parts [`WallocModel::from_parts`] reads,
@@ -449,11 +478,16 @@ impl WallocModel {
             self.quantise_latents(&xw, lh, lw, image_step(quality)?)
         };
         let (lh, lw) = (l.height, l.width);
-        let (data, mut est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
-        let mut sections = vec![Section {
-            tag: *b"LATS",
-            data,
-        }];
+        let (mut data, mut est) = encode_planes(&l.values, l.channels, l.height, l.width)?;
+        let mut tag = *b"LATS";
+        if let Some(ctx) = &self.context {
+            let (learned, learned_est) =
+                latent_learned::encode_planes(ctx, &l.values, l.channels, l.height, l.width)?;
+            if learned.len() < data.len() {
+                (data, est, tag) = (learned, learned_est, *b"LATL");
+            }
+        }
+        let mut sections = vec![Section { tag, data }];
         if let Some(r) = refine {
             // The image's coefficients are computed again rather than kept through the
             // synthesis, whose activations are the peak of memory for large images.
@@ -516,6 +550,30 @@ impl WallocModel {
             image_step(c.header.quality)
                 .map_err(|_| Error::Corrupt(format!("quality {}", c.header.quality)))
         };
+        if let Some(data) = c.find(b"LATL") {
+            let ctx = self.context.as_ref().ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "model {} has no learned latent context model for section LATL",
+                    self.id
+                ))
+            })?;
+            let values = latent_learned::decode_planes(
+                ctx,
+                data,
+                self.config.latent_dim,
+                lh,
+                lw,
+                self.max_at(step()?),
+            )?;
+            let l = Latents {
+                channels: self.config.latent_dim,
+                height: lh,
+                width: lw,
+                values,
+                step: step()?,
+            };
+            return Ok((l, w, h));
+        }
         let (data, step, coding) = if let Some(data) = c.find(b"LATS") {
             (data, step()?, LatentCoding::SignContexts)
         } else if let Some(data) = c.find(b"LATQ") {
