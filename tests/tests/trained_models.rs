@@ -241,7 +241,7 @@ fn walloc_files_with_a_table_coded_residual_still_decode() {
     let (new, _) = model.encode(&fixture_image(), 10).unwrap();
     let c = Container::from_bytes(&new, &Limits::default()).unwrap();
     let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
-    assert_eq!(tags, [*b"LATS", *b"RESA"]);
+    assert_eq!(tags, [*b"LATL", *b"RESA"]);
     assert!(
         new.len() < old.len(),
         "{} vs {} bytes",
@@ -250,6 +250,89 @@ fn walloc_files_with_a_table_coded_residual_still_decode() {
     );
     let now = model.decode(&new, &Limits::default()).unwrap();
     assert!(psnr_rgb(&want, &now).unwrap() > 50.0);
+}
+
+/// A WaLLoC file from before the learned latent context model (sections `LATS` and
+/// `RESA`, stored in `conformance/lats/`) still decodes to its stored reconstruction.
+#[test]
+fn walloc_files_from_before_the_learned_context_still_decode() {
+    let dir = ncodec_tests::fixtures().join("conformance").join("lats");
+    let id = "walloc-rgb-16x-r1";
+    let model = registry::load_image_model(id, &Device::flex()).unwrap();
+    let old = std::fs::read(dir.join(format!("{id}-q10.ncx"))).unwrap();
+    let c = Container::from_bytes(&old, &Limits::default()).unwrap();
+    let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
+    assert_eq!(tags, [*b"LATS", *b"RESA"]);
+    let want = image::open(dir.join(format!("{id}-q10.png")))
+        .unwrap()
+        .to_rgb8();
+    let got = model.decode(&old, &Limits::default()).unwrap();
+    assert!(psnr_rgb(&want, &got).unwrap() > 50.0);
+}
+
+/// The shipped WaLLoC image model's learned latent context (section `LATL`) codes the
+/// same latents as the per-image tables of `LATS` in fewer bytes, and the same model
+/// without its `context.bin` writes `LATS` and refuses `LATL` with a clear error.
+#[test]
+fn walloc_learned_context_codes_the_same_latents_in_fewer_bytes() {
+    use ncodec::image_any::ImageCodec;
+    let id = "walloc-rgb-16x-r1";
+    let ImageCodec::Walloc(with) = registry::load_image_model(id, &Device::flex()).unwrap() else {
+        panic!("{id} is a WaLLoC model");
+    };
+    assert!(with.context().is_some(), "{id} ships context.bin");
+    // The same model folder without context.bin.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/weights")
+        .join(id);
+    let dir = std::env::temp_dir()
+        .join(format!("ncodec-latl-{}", std::process::id()))
+        .join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["model.json", "weights.bpk", "tables.bin"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let ImageCodec::Walloc(without) =
+        registry::load_image_model_dir(&dir, &Device::flex()).unwrap()
+    else {
+        panic!("{id} is a WaLLoC model");
+    };
+    std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    assert!(without.context().is_none());
+    let img = fixture_image();
+    for q in [0, 3, 4, 7] {
+        let (learned, _) = with.encode_image(&img, 3, q).unwrap();
+        let (tables, _) = without.encode_image(&img, 3, q).unwrap();
+        let tag = |b: &[u8]| {
+            Container::from_bytes(b, &Limits::default())
+                .unwrap()
+                .sections[0]
+                .tag
+        };
+        assert_eq!((tag(&learned), tag(&tables)), (*b"LATL", *b"LATS"), "q{q}");
+        assert!(
+            learned.len() < tables.len(),
+            "q{q}: {} vs {} bytes",
+            learned.len(),
+            tables.len()
+        );
+        let want = with.image_latents_at(&img, q).unwrap();
+        let limits = Limits::default();
+        assert_eq!(
+            with.latents_of_file(&learned, &limits).unwrap(),
+            want,
+            "q{q}"
+        );
+        assert_eq!(
+            with.latents_of_file(&tables, &limits).unwrap(),
+            want,
+            "q{q}"
+        );
+        assert!(matches!(
+            without.latents_of_file(&learned, &limits),
+            Err(ncodec::Error::Unsupported(_))
+        ));
+    }
 }
 
 /// A WaLLoC image file written before quality levels existed (a step-1 `LATC` section,
