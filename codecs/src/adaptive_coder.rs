@@ -253,14 +253,7 @@ impl ContextCoder {
                 return;
             }
         }
-        // Elias gamma of x = |v| − UNARY ≥ 1: its bit length minus one, then the bits
-        // below its leading one.
-        let x = m - UNARY;
-        let len = 31 - x.leading_zeros();
-        out.bits(len, GAMMA_LENGTH_BITS);
-        if len > 0 {
-            out.bits(x & ((1 << len) - 1), len);
-        }
+        out.gamma(m - UNARY, GAMMA_LENGTH_BITS);
     }
 
     /// Decodes one value.
@@ -279,9 +272,7 @@ impl ContextCoder {
             m += 1;
         }
         if m > UNARY {
-            let len = input.bits(GAMMA_LENGTH_BITS)?;
-            let low = if len > 0 { input.bits(len)? } else { 0 };
-            m = UNARY + ((1 << len) | low);
+            m = UNARY + input.gamma(GAMMA_LENGTH_BITS)?;
         }
         if m > MAX_VALUE.unsigned_abs() {
             return Err(Error::Corrupt("wavelet value beyond its range".into()));

@@ -20,7 +20,7 @@
 //! Payload: the model's 8-byte id, per channel `mode u8, median i16 LE`, then one
 //! [`BitReader`] stream of all residuals, channel after channel.
 
-use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter};
+use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter, gamma_low_bits};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -259,8 +259,9 @@ fn cross_features(earlier: &[Vec<u32>], h: usize, w: usize, mut f: impl FnMut(us
 trait Sink {
     /// Codes `bit` with `models[idx]`, which then learns from it.
     fn bit(&mut self, bit: bool, models: &mut [AdaptiveBit], idx: usize, shifts: (u32, u32));
-    /// Codes the `bits` low bits of `value` with probability one half each.
-    fn bypass(&mut self, value: u32, bits: u32);
+    /// Codes `x ≥ 1` as an Elias-gamma code in bypass bits
+    /// ([`BitWriter::gamma`] with `GAMMA_LENGTH_BITS`).
+    fn gamma(&mut self, x: u32);
 }
 
 impl Sink for BitWriter<'_> {
@@ -269,8 +270,8 @@ impl Sink for BitWriter<'_> {
         self.adaptive_bit(bit, &mut models[idx], shifts);
     }
     #[inline]
-    fn bypass(&mut self, value: u32, bits: u32) {
-        self.bits(value, bits);
+    fn gamma(&mut self, x: u32) {
+        BitWriter::gamma(self, x, GAMMA_LENGTH_BITS);
     }
 }
 
@@ -285,8 +286,8 @@ impl Sink for Cost {
         models[idx].update(bit, shifts.0, shifts.1);
     }
     #[inline]
-    fn bypass(&mut self, _value: u32, bits: u32) {
-        self.0 += f64::from(bits);
+    fn gamma(&mut self, x: u32) {
+        self.0 += f64::from(GAMMA_LENGTH_BITS + gamma_low_bits(x));
     }
 }
 
@@ -301,7 +302,7 @@ impl Sink for Counts {
         models[idx].update(bit, shifts.0, shifts.1);
     }
     #[inline]
-    fn bypass(&mut self, _value: u32, _bits: u32) {}
+    fn gamma(&mut self, _x: u32) {}
 }
 
 /// One channel's coding contexts: the weights and the part of every position's
@@ -384,14 +385,7 @@ impl<'a> Channel<'a> {
                 n += 1;
             }
             if n > UNARY {
-                // Elias gamma of x = |v| − UNARY ≥ 1: its bit length minus one, then
-                // the bits below its leading one.
-                let x = m - UNARY;
-                let len = 31 - x.leading_zeros();
-                sink.bypass(len, GAMMA_LENGTH_BITS);
-                if len > 0 {
-                    sink.bypass(x & ((1 << len) - 1), len);
-                }
+                sink.gamma(m - UNARY);
             }
         }
         r
@@ -423,9 +417,7 @@ impl<'a> Channel<'a> {
                     m += 1;
                 }
                 if m > UNARY {
-                    let len = input.bits(GAMMA_LENGTH_BITS)?;
-                    let low = if len > 0 { input.bits(len)? } else { 0 };
-                    m = UNARY + ((1 << len) | low);
+                    m = UNARY + input.gamma(GAMMA_LENGTH_BITS)?;
                 }
                 // |v| ≤ 2·max keeps v + p within i32 for any |p| ≤ max.
                 let m = i32::try_from(m)

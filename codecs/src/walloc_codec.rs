@@ -543,58 +543,44 @@ impl WallocModel {
         let (pw, ph) = self.padded(w, h);
         let m = self.config.multiple();
         let (lh, lw) = (ph / m, pw / m);
-        // `LATS` and `LATQ` (no sign models): quantised at the step of the quality byte.
+        // `LATL` (learned context), `LATS` and `LATQ` (no sign models): quantised at the
+        // step of the quality byte.
         // `LATC` (written before quality levels): `LATQ`'s coding at step 1, quality
         // byte 0.
         let step = || {
             image_step(c.header.quality)
                 .map_err(|_| Error::Corrupt(format!("quality {}", c.header.quality)))
         };
-        if let Some(data) = c.find(b"LATL") {
+        let (values, step) = if let Some(data) = c.find(b"LATL") {
             let ctx = self.context.as_ref().ok_or_else(|| {
                 Error::Unsupported(format!(
                     "model {} has no learned latent context model for section LATL",
                     self.id
                 ))
             })?;
-            let values = latent_learned::decode_planes(
-                ctx,
-                data,
-                self.config.latent_dim,
-                lh,
-                lw,
-                self.max_at(step()?),
-            )?;
-            let l = Latents {
-                channels: self.config.latent_dim,
-                height: lh,
-                width: lw,
-                values,
-                step: step()?,
-            };
-            return Ok((l, w, h));
-        }
-        let (data, step, coding) = if let Some(data) = c.find(b"LATS") {
-            (data, step()?, LatentCoding::SignContexts)
-        } else if let Some(data) = c.find(b"LATQ") {
-            (data, step()?, LatentCoding::Tables)
+            let step = step()?;
+            let max = self.max_at(step);
+            let dim = self.config.latent_dim;
+            let values = latent_learned::decode_planes(ctx, data, dim, lh, lw, max)?;
+            (values, step)
         } else {
-            if c.header.quality != 0 {
-                return Err(Error::Corrupt(format!(
-                    "quality {} with a step-1 LATC section",
-                    c.header.quality
-                )));
-            }
-            (c.section(b"LATC")?, 1.0, LatentCoding::Tables)
+            let (data, step, coding) = if let Some(data) = c.find(b"LATS") {
+                (data, step()?, LatentCoding::SignContexts)
+            } else if let Some(data) = c.find(b"LATQ") {
+                (data, step()?, LatentCoding::Tables)
+            } else {
+                if c.header.quality != 0 {
+                    return Err(Error::Corrupt(format!(
+                        "quality {} with a step-1 LATC section",
+                        c.header.quality
+                    )));
+                }
+                (c.section(b"LATC")?, 1.0, LatentCoding::Tables)
+            };
+            let max = self.max_at(step);
+            let dim = self.config.latent_dim;
+            (decode_planes(data, dim, lh, lw, max, coding)?, step)
         };
-        let values = decode_planes(
-            data,
-            self.config.latent_dim,
-            lh,
-            lw,
-            self.max_at(step),
-            coding,
-        )?;
         let l = Latents {
             channels: self.config.latent_dim,
             height: lh,

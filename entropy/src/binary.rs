@@ -241,6 +241,23 @@ impl<'a> BitWriter<'a> {
         self.log.push(BYPASS | bits << 16 | value);
     }
 
+    /// Records `x` (`1 ≤ x < 2^17`) as an Elias-gamma code in bypass bits:
+    /// [`gamma_low_bits`]`(x)` in `length_bits` bits, then the bits of `x` below its
+    /// leading one.
+    ///
+    /// # Panics
+    /// If `x` is out of range or its length does not fit in `length_bits` (a
+    /// programming error).
+    #[inline]
+    pub fn gamma(&mut self, x: u32, length_bits: u32) {
+        let len = gamma_low_bits(x);
+        assert!(x >= 1 && len <= 16, "bad gamma value");
+        self.bits(len, length_bits);
+        if len > 0 {
+            self.bits(x & ((1 << len) - 1), len);
+        }
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.log.is_empty()
@@ -417,6 +434,19 @@ impl<'a> BitReader<'a> {
             .map_err(|_| Error::Corrupt("decoder failed"))
     }
 
+    /// Decodes a value written by [`BitWriter::gamma`] with the same `length_bits`.
+    ///
+    /// # Errors
+    /// As [`BitReader::bits`]; [`Error::Corrupt`] for a length beyond 16 bits.
+    pub fn gamma(&mut self, length_bits: u32) -> Result<u32> {
+        let len = self.bits(length_bits)?;
+        if len > 16 {
+            return Err(Error::Corrupt("Elias-gamma length beyond 16 bits"));
+        }
+        let low = if len > 0 { self.bits(len)? } else { 0 };
+        Ok(1 << len | low)
+    }
+
     /// Checks that the stream ended exactly after the last decision.
     ///
     /// # Errors
@@ -427,6 +457,13 @@ impl<'a> BitReader<'a> {
         }
         Ok(())
     }
+}
+
+/// How many bits of `x ≥ 1` an Elias-gamma code sends after its length: the bit length
+/// of `x` minus one (0 for `x = 0` too). The code costs this plus its `length_bits`.
+#[inline]
+pub const fn gamma_low_bits(x: u32) -> u32 {
+    31u32.saturating_sub(x.leading_zeros())
 }
 
 #[cfg(test)]
@@ -563,6 +600,36 @@ mod tests {
         }
         let low = m.p_one();
         assert!((MIN_PROBABILITY..100).contains(&low), "{low}");
+    }
+
+    #[test]
+    fn gamma_codes_round_trip_between_decisions() {
+        let values = [1u32, 2, 3, 7, 8, 255, 256, 32_768, 65_535];
+        let mut model = AdaptiveBit::new();
+        let mut w = BitWriter::new();
+        for &x in &values {
+            w.adaptive_bit(x % 2 == 1, &mut model, (4, 7));
+            w.gamma(x, 4);
+        }
+        let data = w.finish();
+        let mut model = AdaptiveBit::new();
+        let mut r = BitReader::new(&data).unwrap();
+        for &x in &values {
+            assert_eq!(r.adaptive_bit(&mut model, (4, 7)).unwrap(), x % 2 == 1);
+            assert_eq!(r.gamma(4).unwrap(), x);
+        }
+        r.finish().unwrap();
+        assert_eq!(gamma_low_bits(1), 0);
+        assert_eq!(gamma_low_bits(8), 3);
+        assert_eq!(gamma_low_bits(131_071), 16);
+        // A length of 17 or more in the stream is corrupt, not a panic.
+        let mut w = BitWriter::new();
+        w.bits(17, 5);
+        w.bits(0, 16);
+        w.bits(0, 1);
+        let data = w.finish();
+        let mut r = BitReader::new(&data).unwrap();
+        assert!(matches!(r.gamma(5), Err(Error::Corrupt(_))));
     }
 
     #[test]

@@ -40,7 +40,7 @@ mod gaussian;
 mod laplace;
 mod table;
 
-pub use binary::{AdaptiveBit, BitReader, BitWriter, MIN_PROBABILITY};
+pub use binary::{AdaptiveBit, BitReader, BitWriter, MIN_PROBABILITY, gamma_low_bits};
 pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode};
 pub use error::{Error, Result};
 pub use gaussian::{
