@@ -67,8 +67,8 @@ enum Command {
     /// Write the integer latents of an image, WAV or .ncx file as NumPy .npy (WaLLoC
     /// models) without synthesising pixels or samples: shape (channels, height, width)
     /// for images, (channel groups × latent channels, positions) for audio. Images are
-    /// quantised at step 1 (the default level); an .ncx keeps its own level, whose step
-    /// is printed (the decoder's input is value × step).
+    /// quantised at step 1 unless `--quality` says otherwise; an .ncx keeps its own
+    /// level. The step is printed (the decoder's input is value × step).
     Latents {
         /// Input image (PNG/JPEG), WAV or .ncx file (`-` reads stdin).
         input: PathBuf,
@@ -81,6 +81,10 @@ enum Command {
         /// Use a WaLLoC model exported by `ncodec train` from this folder.
         #[arg(long)]
         model_dir: Option<PathBuf>,
+        /// Image input only: quantise at this quality level's step, as `ncodec encode
+        /// --quality` would (default: the level with step 1).
+        #[arg(long)]
+        quality: Option<u8>,
     },
     /// Compare decoded images or WAV files with a reference: PSNR and MS-SSIM for
     /// images, SNR for audio, and how many samples differ and by how much at most
@@ -702,6 +706,7 @@ fn latents(
     output: &PathBuf,
     model: Option<&str>,
     model_dir: Option<&PathBuf>,
+    quality: Option<u8>,
 ) -> Result<(), CliError> {
     use ncodec::image_any::ImageCodec;
     let limits = Limits::default();
@@ -719,6 +724,13 @@ fn latents(
     };
     let audio_file =
         matches!(&container, Some(c) if matches!(c.header.media, MediaInfo::Audio { .. }));
+    if quality.is_some() && (container.is_some() || ncodec::audio_io::is_wav(&bytes)) {
+        return Err(CliError {
+            context: format!("cannot use --quality with {name}"),
+            source: "--quality applies to image input only (an .ncx file keeps its own level)"
+                .into(),
+        });
+    }
     if audio_file || ncodec::audio_io::is_wav(&bytes) {
         let (l, id) = audio_latents(&bytes, &name, container.as_ref(), model, model_dir)?;
         let npy = ncodec::npy::write_i32(&[l.channels, l.width], &l.values)
@@ -755,8 +767,11 @@ fn latents(
         }
         None => {
             let (rgb, _) = image_input(&bytes, &name, &limits, "encode")?;
-            wm.image_latents(&rgb)
-                .map_err(ctx(format!("cannot encode {name}")))?
+            match quality {
+                Some(q) => wm.image_latents_at(&rgb, q),
+                None => wm.image_latents(&rgb),
+            }
+            .map_err(ctx(format!("cannot encode {name}")))?
         }
     };
     let npy = ncodec::npy::write_i32(&[l.channels, l.height, l.width], &l.values)
@@ -1146,7 +1161,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             output,
             model,
             model_dir,
-        } => latents(&input, &output, model.as_deref(), model_dir.as_ref())?,
+            quality,
+        } => latents(
+            &input,
+            &output,
+            model.as_deref(),
+            model_dir.as_ref(),
+            quality,
+        )?,
         Command::Datasets(cmd) => {
             let (name, dir, fetch) = match cmd {
                 DatasetsCommand::Fetch { name, dir } => (

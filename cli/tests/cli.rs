@@ -341,6 +341,38 @@ fn audio_and_latents_with_the_shipped_walloc_models() {
         n4.as_os_str(),
     ]);
     assert_eq!(std::fs::read(&n3).unwrap(), std::fs::read(&n4).unwrap());
+    // `--quality` quantises an image as `encode --quality` does: the latents of a
+    // level-10 file (step √2), not the step-1 ones; with an .ncx it is refused.
+    let (ncx10, n5, n6) = (dir.join("i10.ncx"), dir.join("i5.npy"), dir.join("i6.npy"));
+    for (args, npy) in [(["encode", "10"], &ncx10), (["latents", "10"], &n5)] {
+        run(&[
+            args[0].as_ref(),
+            png.as_os_str(),
+            "-o".as_ref(),
+            npy.as_os_str(),
+            "--model".as_ref(),
+            "walloc-rgb-16x-r1".as_ref(),
+            "--quality".as_ref(),
+            args[1].as_ref(),
+        ]);
+    }
+    run(&[
+        "latents".as_ref(),
+        ncx10.as_os_str(),
+        "-o".as_ref(),
+        n6.as_os_str(),
+    ]);
+    assert_eq!(std::fs::read(&n5).unwrap(), std::fs::read(&n6).unwrap());
+    assert_ne!(std::fs::read(&n5).unwrap(), std::fs::read(&n3).unwrap());
+    let out = ncodec()
+        .arg("latents")
+        .arg(&ncx10)
+        .args(["--quality", "3", "-o"])
+        .arg(dir.join("refused.npy"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("image input only"));
     let ipng = dir.join("i.png");
     run(&[
         "decode".as_ref(),
