@@ -724,14 +724,15 @@ fn latents(
     };
     let audio_file =
         matches!(&container, Some(c) if matches!(c.header.media, MediaInfo::Audio { .. }));
-    if quality.is_some() && (container.is_some() || ncodec::audio_io::is_wav(&bytes)) {
+    let wav = ncodec::audio_io::is_wav(&bytes);
+    if quality.is_some() && (container.is_some() || wav) {
         return Err(CliError {
             context: format!("cannot use --quality with {name}"),
             source: "--quality applies to image input only (an .ncx file keeps its own level)"
                 .into(),
         });
     }
-    if audio_file || ncodec::audio_io::is_wav(&bytes) {
+    if audio_file || wav {
         let (l, id) = audio_latents(&bytes, &name, container.as_ref(), model, model_dir)?;
         let npy = ncodec::npy::write_i32(&[l.channels, l.width], &l.values)
             .map_err(ctx("cannot format .npy"))?;
@@ -767,10 +768,10 @@ fn latents(
         }
         None => {
             let (rgb, _) = image_input(&bytes, &name, &limits, "encode")?;
-            match quality {
-                Some(q) => wm.image_latents_at(&rgb, q),
-                None => wm.image_latents(&rgb),
-            }
+            wm.image_latents_at(
+                &rgb,
+                quality.unwrap_or(ncodec::walloc_codec::UNIT_STEP_QUALITY),
+            )
             .map_err(ctx(format!("cannot encode {name}")))?
         }
     };
