@@ -406,6 +406,10 @@ struct TrainImageArgs {
     /// Downscale JPEG training images by this factor (1 keeps them).
     #[arg(long, default_value_t = 2)]
     jpeg_downscale: u32,
+    /// Divide each quality level's loss by its running mean, so that the high-λ levels
+    /// do not dominate the shared transforms.
+    #[arg(long)]
+    balance_levels: bool,
 }
 
 fn main() -> ExitCode {
@@ -1227,6 +1231,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 checkpoint_every: a.checkpoint_every.max(1),
                 val_every: a.val_every.max(1),
                 jpeg_downscale: a.jpeg_downscale.max(1),
+                balance_levels: a.balance_levels,
             };
             let device = ncodec::device::default_device();
             ncodec::train::train_image(&opts, &device).map_err(ctx("training failed"))?;

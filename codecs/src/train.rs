@@ -57,6 +57,10 @@ pub struct TrainOptions {
     pub val_every: u64,
     /// Downscale factor for JPEG training images (removes their artifacts).
     pub jpeg_downscale: u32,
+    /// Divide each level's rate–distortion loss by its running mean, so that every
+    /// level pulls on the shared transforms equally (see [`LevelBalance`]).
+    #[serde(default)]
+    pub balance_levels: bool,
 }
 
 /// Progress saved next to a checkpoint.
@@ -70,6 +74,65 @@ pub struct TrainState {
     /// without `optim.bpk`); the learning rate warms up from there.
     #[serde(default)]
     pub optim_start: u64,
+    /// Running mean of each level's rate–distortion loss (with `balance_levels`).
+    #[serde(default)]
+    pub level_loss_mean: Vec<f64>,
+}
+
+/// Per-level loss weights that give every quality level the same pull.
+///
+/// One step trains one level, and the shared transforms see that level's
+/// `λ·255²·MSE + bpp`. Those losses grow with λ (on hp-mean-64-r1, from about 0.8 at
+/// λ = 0.0018 to 9 at λ = 0.0483), so the highest levels dominate the shared weights:
+/// resuming hp-mean-64-r1 for 1,250 steps doubled the lowest level's rate on images-val
+/// while lowering its PSNR-for-rate. Dividing each level's loss by its running mean keeps
+/// every level's optimum (the weight is a constant for that level) and balances them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelBalance {
+    mean: Vec<f64>,
+}
+
+/// Weight of one new observation in [`LevelBalance`]'s running means.
+const LEVEL_MEAN_RATE: f64 = 0.02;
+
+impl LevelBalance {
+    /// Starts from saved running means (empty or missing levels start at their first
+    /// observation).
+    pub fn new(levels: usize, saved: &[f64]) -> Self {
+        let mut mean = saved.to_vec();
+        mean.resize(levels, 0.0);
+        Self { mean }
+    }
+
+    /// The weight of `level`'s loss this step, given its current value `loss` (used only
+    /// for a level not seen before).
+    pub fn weight(&self, level: usize, loss: f64) -> f64 {
+        let m = self.mean[level];
+        let m = if m > 0.0 { m } else { loss };
+        if m > 0.0 && m.is_finite() {
+            1.0 / m
+        } else {
+            1.0
+        }
+    }
+
+    /// Folds `level`'s observed loss into its running mean.
+    pub fn observe(&mut self, level: usize, loss: f64) {
+        if !loss.is_finite() || loss <= 0.0 {
+            return;
+        }
+        let m = &mut self.mean[level];
+        *m = if *m > 0.0 {
+            *m + LEVEL_MEAN_RATE * (loss - *m)
+        } else {
+            loss
+        };
+    }
+
+    /// The running means, for saving with a checkpoint.
+    pub fn means(&self) -> &[f64] {
+        &self.mean
+    }
 }
 
 /// Steps over which the learning rate ramps up after Adam's state starts from zero.
@@ -176,6 +239,7 @@ fn run<N: RdImageNet>(
     let t0 = Instant::now();
     let wall0 = state.wall_seconds;
     let start_step = state.step;
+    let mut balance = LevelBalance::new(levels, &state.level_loss_mean);
     let mut acc = [0f64; 4]; // loss, mse, bpp, count
     while state.step < opts.steps {
         let level = (state.step % levels as u64) as usize;
@@ -185,7 +249,14 @@ fn run<N: RdImageNet>(
         let out = model.forward_train(x.clone(), level);
         let (mse, bpp) = rd_terms(&x, &out);
         let aux = model.bottleneck().aux_loss();
-        let loss = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone() + aux.clone();
+        let rd = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone();
+        let rd_value = f64::from(rd.clone().into_scalar::<f32>());
+        let weight = if opts.balance_levels {
+            balance.weight(level, rd_value)
+        } else {
+            1.0
+        };
+        let loss = rd.mul_scalar(weight) + aux.clone();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(
             warmup_lr(opts.lr, state.step, state.optim_start),
@@ -193,6 +264,10 @@ fn run<N: RdImageNet>(
             grads,
         );
         state.step += 1;
+        if opts.balance_levels {
+            balance.observe(level, rd_value);
+            state.level_loss_mean = balance.means().to_vec();
+        }
 
         let (l, m, b): (f32, f32, f32) = (
             loss.into_scalar::<f32>(),
@@ -277,6 +352,7 @@ pub(crate) fn resume<M: Module>(model: M, out: &Path) -> Result<(M, ModuleOptimi
         step: 0,
         wall_seconds: 0.0,
         optim_start: 0,
+        level_loss_mean: Vec::new(),
     };
     if ckpt.is_file() && state_path.is_file() {
         model = model.load_record(ModuleRecord::load(&ckpt).map_err(record_err)?);

@@ -298,6 +298,7 @@ fn both_families_train_export_and_resume() {
             checkpoint_every: 1,
             val_every: 2,
             jpeg_downscale: 1,
+            balance_levels: !factorized,
         };
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
         let codec =
@@ -319,6 +320,18 @@ fn both_families_train_export_and_resume() {
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
         let state = ncodec_tests::train_state(&out);
         assert_eq!((state.step, state.optim_start), (3, 0));
+        // With balanced levels, each level's running loss is saved for the resume.
+        if opts.balance_levels {
+            assert_eq!(
+                state.level_loss_mean.len(),
+                2,
+                "{:?}",
+                state.level_loss_mean
+            );
+            assert!(state.level_loss_mean.iter().all(|&m| m > 0.0));
+        } else {
+            assert!(state.level_loss_mean.is_empty());
+        }
         // Weights without Adam's state (as when resuming from shipped weights): the
         // learning rate warms up again from there.
         std::fs::remove_file(out.join("optim.bpk")).unwrap();
@@ -330,6 +343,24 @@ fn both_families_train_export_and_resume() {
         assert!(log.lines().any(|l| l.contains(",val,1,")), "{log}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn balanced_levels_weigh_each_level_by_its_running_loss() {
+    use ncodec::train::LevelBalance;
+    let mut b = LevelBalance::new(2, &[4.0]);
+    // A saved mean is used; an unseen level is weighted by its first loss.
+    assert_eq!(b.weight(0, 100.0), 0.25);
+    assert_eq!(b.weight(1, 0.5), 2.0);
+    b.observe(1, 0.5);
+    assert_eq!(b.means(), &[4.0, 0.5]);
+    // A new loss moves the mean a little towards it; non-finite losses are ignored.
+    b.observe(0, 5.0);
+    assert!(b.means()[0] > 4.0 && b.means()[0] < 4.1, "{:?}", b.means());
+    b.observe(0, f64::NAN);
+    assert!(b.means()[0] < 4.1);
+    // The weight stays finite even for a zero loss.
+    assert_eq!(LevelBalance::new(1, &[]).weight(0, 0.0), 1.0);
 }
 
 #[test]
