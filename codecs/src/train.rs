@@ -82,11 +82,12 @@ pub struct TrainState {
 /// Per-level loss weights that give every quality level the same pull.
 ///
 /// One step trains one level, and the shared transforms see that level's
-/// `λ·255²·MSE + bpp`. Those losses grow with λ (on hp-mean-64-r1, from about 0.8 at
-/// λ = 0.0018 to 9 at λ = 0.0483), so the highest levels dominate the shared weights:
-/// resuming hp-mean-64-r1 for 1,250 steps doubled the lowest level's rate on images-val
-/// while lowering its PSNR-for-rate. Dividing each level's loss by its running mean keeps
-/// every level's optimum (the weight is a constant for that level) and balances them.
+/// `λ·255²·MSE + bpp`. Those losses grow with λ (on hp-mean-64-r1 and images-val, from
+/// about 0.8 at λ = 0.0018 to 9 at λ = 0.0483), so the highest levels dominate the
+/// shared weights. Dividing each level's loss by its running mean keeps every level's
+/// optimum (the weight is a constant for that level) and balances them. Whether it helps
+/// is not settled: its one trial (hp-mean-64-r1's card, 2026-12-02) switched it on in the
+/// middle of a run, and the validation rates rose at first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LevelBalance {
     mean: Vec<f64>,
