@@ -341,6 +341,8 @@ fn both_families_train_export_and_resume() {
         assert_eq!((state.step, state.optim_start), (4, 3));
         let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
         assert!(log.lines().any(|l| l.contains(",val,1,")), "{log}");
+        // Validation also logs the rate that training sees, with noise for rounding.
+        assert!(log.lines().any(|l| l.contains(",val-noisy,1,")), "{log}");
     }
     std::fs::remove_dir_all(&dir).ok();
 }
