@@ -241,7 +241,9 @@ fn run<N: RdImageNet>(
     let t0 = Instant::now();
     let wall0 = state.wall_seconds;
     let start_step = state.step;
-    let mut balance = LevelBalance::new(levels, &state.level_loss_mean);
+    let mut balance = opts
+        .balance_levels
+        .then(|| LevelBalance::new(levels, &state.level_loss_mean));
     let mut acc = [0f64; 4]; // loss, mse, bpp, count
     while state.step < opts.steps {
         let level = (state.step % levels as u64) as usize;
@@ -252,13 +254,15 @@ fn run<N: RdImageNet>(
         let (mse, bpp) = rd_terms(&x, &out);
         let aux = model.bottleneck().aux_loss();
         let rd = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone();
-        let rd_value = f64::from(rd.clone().into_scalar::<f32>());
-        let weight = if opts.balance_levels {
-            balance.weight(level, rd_value)
-        } else {
-            1.0
-        };
-        let loss = rd.mul_scalar(weight) + aux.clone();
+        // Only a balanced run reads the loss back before the backward pass.
+        let balanced = balance.as_ref().map(|b| {
+            let value = f64::from(rd.clone().into_scalar::<f32>());
+            (value, b.weight(level, value))
+        });
+        let loss = match balanced {
+            Some((_, weight)) => rd.mul_scalar(weight),
+            None => rd,
+        } + aux.clone();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(
             warmup_lr(opts.lr, state.step, state.optim_start),
@@ -266,9 +270,9 @@ fn run<N: RdImageNet>(
             grads,
         );
         state.step += 1;
-        if opts.balance_levels {
-            balance.observe(level, rd_value);
-            state.level_loss_mean = balance.means().to_vec();
+        if let (Some(b), Some((value, _))) = (balance.as_mut(), balanced) {
+            b.observe(level, value);
+            state.level_loss_mean = b.means().to_vec();
         }
 
         let (l, m, b): (f32, f32, f32) = (
