@@ -7,7 +7,8 @@ use burn::prelude::*;
 /// A plain `clamp_min` has zero gradient below the bound, so a GDN weight or a predicted
 /// scale that drifts under it can never come back. CompressAI's `LowerBound` passes the
 /// gradient where it would raise `x`; this straight-through form passes it always, which
-/// also lets such values recover.
+/// also lets such values recover. The Gaussian scale uses the exact CompressAI rule
+/// instead ([`crate::gaussian::scale_lower_bound`]).
 pub fn lower_bound<const D: usize>(x: Tensor<D>, bound: f64) -> Tensor<D> {
     let clamped = x.clone().clamp_min(bound);
     x.clone() + (clamped - x).detach()
