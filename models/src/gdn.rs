@@ -7,8 +7,6 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 
 use crate::bound::lower_bound;
 
@@ -68,15 +66,66 @@ impl Gdn {
     /// # Shapes
     /// `x`: `[B, C, H, W]` → `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [c, _] = self.gamma.dims();
-        let gamma = self.gamma_value().reshape([c, c, 1, 1]);
-        let norm = conv2d(
-            x.clone().square(),
-            gamma,
-            Some(self.beta_value()),
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        )
-        .sqrt();
+        // The 1×1 convolution with γ as one batched matrix product over the pixels: the
+        // same sums, without a convolution's im2col copies.
+        let [b, c, h, w] = x.dims();
+        let squares = x.clone().square().reshape([b, c, h * w]);
+        let gamma = self.gamma_value().unsqueeze_dim::<3>(0).expand([b, c, c]);
+        let norm = (gamma.matmul(squares) + self.beta_value().reshape([1, c, 1]))
+            .sqrt()
+            .reshape([b, c, h, w]);
         if self.inverse { x * norm } else { x / norm }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GDN and its inverse against the per-pixel formula
+    /// `y_i = x_i / sqrt(β_i + Σ_j γ_ij x_j²)` (times for the inverse).
+    #[test]
+    fn gdn_matches_the_per_pixel_formula() {
+        let device = Device::flex();
+        let (b, c, h, w) = (2, 3, 2, 3);
+        let xs: Vec<f32> = (0..b * c * h * w)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0)
+            .collect();
+        let gammas = [0.5f32, 0.1, 0.2, 0.05, 0.7, 0.0, 0.3, 0.15, 0.9];
+        let betas = [1.0f32, 0.5, 2.0];
+        for inverse in [false, true] {
+            let mut gdn = Gdn::new(c, inverse, &device);
+            // Stored values are sqrt(value + pedestal).
+            let stored = |v: &[f32]| {
+                v.iter()
+                    .map(|&g| (f64::from(g) + PEDESTAL).sqrt() as f32)
+                    .collect::<Vec<_>>()
+            };
+            gdn.gamma = Param::from_tensor(
+                Tensor::<1>::from_floats(stored(&gammas).as_slice(), &device).reshape([c, c]),
+            );
+            gdn.beta =
+                Param::from_tensor(Tensor::<1>::from_floats(stored(&betas).as_slice(), &device));
+            let x = Tensor::<1>::from_floats(xs.as_slice(), &device).reshape([b, c, h, w]);
+            let got: Vec<f32> = gdn.forward(x).into_data().try_to_vec::<f32>().unwrap();
+            for n in 0..b {
+                for p in 0..h * w {
+                    let at = |ch: usize| xs[(n * c + ch) * h * w + p];
+                    for i in 0..c {
+                        let norm = (betas[i]
+                            + (0..c)
+                                .map(|j| gammas[i * c + j] * at(j) * at(j))
+                                .sum::<f32>())
+                        .sqrt();
+                        let want = if inverse { at(i) * norm } else { at(i) / norm };
+                        let g = got[(n * c + i) * h * w + p];
+                        assert!(
+                            (g - want).abs() < 1e-5 * want.abs().max(1.0),
+                            "{g} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
