@@ -17,7 +17,8 @@ first 200 steps, as `ncodec train image` does.
 
 Needs: pip install compressai torch pillow numpy
 Usage: scripts/hp_reference_train.py --data DIR --val DIR -o RUN [--steps 1200] ...
-Writes RUN/log.csv with rows `step,kind,level,lambda,loss,mse,psnr,bpp,,seconds`.
+Writes RUN/log.csv with rows `step,kind,level,lambda,loss,mse,psnr,bpp,aux,seconds`
+(aux left empty) and RUN/model.pt.
 """
 import argparse
 import math
@@ -151,15 +152,14 @@ def main():
             for p in model.parameters():
                 if p.grad is not None:
                     torch.nn.utils.clip_grad_norm_([p], 1.0)
+            for g in opt.param_groups:
+                g["lr"] = a.lr * min(step, 200) / 200
         else:
             aux_opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(main_params, 1.0)
             aux.backward()
             aux_opt.step()
-        if aux_opt is None:
-            for g in opt.param_groups:
-                g["lr"] = a.lr * min(step, 200) / 200
         opt.step()
         acc[0] += loss.item()
         acc[1] += mse.item()

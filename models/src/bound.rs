@@ -13,3 +13,20 @@ pub fn lower_bound<const D: usize>(x: Tensor<D>, bound: f64) -> Tensor<D> {
     let clamped = x.clone().clamp_min(bound);
     x.clone() + (clamped - x).detach()
 }
+
+/// `max(x, bound)` whose gradient passes where `x ≥ bound`, and below the bound only where
+/// `pass_below` holds (CompressAI's `LowerBound` rule, when the caller knows in the forward
+/// pass which values the gradient would raise).
+pub fn lower_bound_where<const D: usize>(
+    x: Tensor<D>,
+    bound: f64,
+    pass_below: Tensor<D, Bool>,
+) -> Tensor<D> {
+    let fixed = x.clone().detach();
+    let pass = fixed
+        .clone()
+        .greater_equal_elem(bound)
+        .bool_or(pass_below)
+        .float();
+    fixed.clamp_min(bound) + (x.clone() - x.detach()) * pass
+}

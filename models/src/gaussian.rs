@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use crate::bound::lower_bound;
+use crate::bound::{lower_bound, lower_bound_where};
 
 /// Smallest scale used anywhere (CompressAI's `scale_bound`, equal to `SCALES_MIN`).
 pub const SCALE_BOUND: f64 = 0.11;
@@ -40,14 +40,7 @@ pub fn scale_lower_bound(scales: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let vc = v.clamp_min(0.5 + 1e-3);
     let ratio = (vc.clone().add_scalar(0.5) / vc.clone().sub_scalar(0.5)).log();
     let grows = vc.div_scalar(b * b).greater(ratio).bool_and(above_half);
-    let pass = scales
-        .clone()
-        .detach()
-        .greater_equal_elem(b)
-        .bool_or(grows)
-        .float();
-    let clamped = scales.clone().detach().clamp_min(b);
-    clamped + (scales.clone() - scales.detach()) * pass
+    lower_bound_where(scales, b, grows)
 }
 
 fn std_cdf(x: Tensor<4>) -> Tensor<4> {
