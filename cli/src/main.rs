@@ -410,6 +410,11 @@ struct TrainImageArgs {
     /// do not dominate the shared transforms.
     #[arg(long)]
     balance_levels: bool,
+    /// Start from this model's weights: a folder exported by `ncodec train image` (e.g. a
+    /// run's `export/`) or a shipped model's id; its model.json must match this run's
+    /// options. Steps count from 0 in the new run; a run with a checkpoint ignores it.
+    #[arg(long, value_name = "DIR_OR_ID")]
+    init: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -1232,6 +1237,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 val_every: a.val_every.max(1),
                 jpeg_downscale: a.jpeg_downscale.max(1),
                 balance_levels: a.balance_levels,
+                init: a.init,
             };
             let device = ncodec::device::default_device();
             ncodec::train::train_image(&opts, &device).map_err(ctx("training failed"))?;

@@ -316,6 +316,47 @@ fn load_parts(
     })
 }
 
+/// The `model.json` and `weights.bpk` bytes of a hyperprior-family image model (scale or
+/// mean-scale hyperprior, factorized prior), to start training from (`ncodec train image
+/// --init`): `source` is a folder holding those two files (e.g. a run's `export/`) or the
+/// id of a shipped model.
+///
+/// # Errors
+/// [`Error::Io`] if a folder's file cannot be read, [`Error::InvalidArgument`] if
+/// `source` is neither a folder nor a shipped image model's id, or is another family.
+pub fn hyperprior_parts(source: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    let dir = Path::new(source);
+    let (family, config, weights) = if dir.is_dir() {
+        let read = |name: &str| {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", p.display()),
+                ))
+            })
+        };
+        let config = read("model.json")?;
+        (family_of(&config), config, read("weights.bpk")?)
+    } else {
+        let e = EMBEDDED
+            .iter()
+            .find(|e| e.entry.id == source && e.entry.kind == MediaKind::Image)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{source}: neither a model folder nor a shipped image model (see `ncodec models`)"
+                ))
+            })?;
+        (e.family, e.config.to_vec(), e.weights.to_vec())
+    };
+    if family != Family::Hyperprior {
+        return Err(Error::InvalidArgument(format!(
+            "{source}: not a hyperprior or factorized-prior model"
+        )));
+    }
+    Ok((config, weights))
+}
+
 /// The family a `model.json` describes: WaLLoC configs have `latent_dim`, post-filters
 /// `layers`.
 fn family_of(config: &[u8]) -> Family {

@@ -15,6 +15,7 @@ use ncodec_models::burn::optim::grad_clipping::GradientClippingConfig;
 use ncodec_models::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::store::ModuleRecord;
+use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
 use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet, RdOutput};
 
@@ -61,6 +62,12 @@ pub struct TrainOptions {
     /// level pulls on the shared transforms equally (see [`LevelBalance`]).
     #[serde(default)]
     pub balance_levels: bool,
+    /// Start from this model's weights instead of a random initialisation: a folder
+    /// exported by `ncodec train image` (e.g. a run's `export/`) or a shipped model's id.
+    /// Its `model.json` must equal this run's. Adam's state starts from zero, so the
+    /// learning rate warms up; a run that already has a checkpoint resumes from that.
+    #[serde(default)]
+    pub init: Option<String>,
 }
 
 /// Progress saved next to a checkpoint.
@@ -191,16 +198,45 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     }
     if opts.factorized {
         let cfg = FactorizedConfig::new(opts.n, opts.m, opts.lambdas.clone());
+        let init = init_weights(&cfg, opts)?;
         start_run_dir(&opts.out, &cfg, opts)?;
         let export = |m: &Factorized, dir: &Path| export(ImageNetRef::Factorized(&cfg, m), dir);
-        run(opts, device, |ad| cfg.init(ad), export)
+        run(opts, device, |ad| cfg.init(ad), init, export)
     } else {
         let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
             .with_mean_scale(opts.mean_scale);
+        let init = init_weights(&cfg, opts)?;
         start_run_dir(&opts.out, &cfg, opts)?;
         let export = |m: &Hyperprior, dir: &Path| export(ImageNetRef::Hyperprior(&cfg, m), dir);
-        run(opts, device, |ad| cfg.init(ad), export)
+        run(opts, device, |ad| cfg.init(ad), init, export)
     }
+}
+
+/// The weights `opts.init` names, after checking that its `model.json` describes the
+/// model `cfg` describes.
+fn init_weights<C: Config>(cfg: &C, opts: &TrainOptions) -> Result<Option<Vec<u8>>> {
+    let Some(source) = &opts.init else {
+        return Ok(None);
+    };
+    let (config, weights) = crate::registry::hyperprior_parts(source)?;
+    let bad = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source}: {e}"));
+    let raw: serde_json::Value = serde_json::from_slice(&config).map_err(|e| bad(&e))?;
+    // Compared as this run's config type sees it (defaults filled in); a config that is not
+    // of that type differs.
+    let theirs = serde_json::from_slice::<C>(&config)
+        .ok()
+        .and_then(|c| serde_json::to_value(c).ok());
+    let ours = serde_json::to_value(cfg).map_err(|e| bad(&e))?;
+    // A factorized model's config parses as a hyperprior's too: compare the flag itself.
+    let factorized = |v: &serde_json::Value| v.get("factorized").and_then(|f| f.as_bool());
+    if theirs.as_ref() != Some(&ours)
+        || factorized(&raw).unwrap_or(false) != factorized(&ours).unwrap_or(false)
+    {
+        return Err(bad(&format_args!(
+            "its model.json {raw} differs from this run's {ours}"
+        )));
+    }
+    Ok(Some(weights))
 }
 
 /// The training loop for any image model: `init` builds it on the autodiff device,
@@ -209,6 +245,7 @@ fn run<N: RdImageNet>(
     opts: &TrainOptions,
     device: &Device,
     init: impl Fn(&Device) -> N,
+    init_weights: Option<Vec<u8>>,
     export: impl Fn(&N, &Path) -> Result<()>,
 ) -> Result<()> {
     let ds = |e: ncodec_datasets::Error| Error::InvalidArgument(format!("dataset: {e}"));
@@ -226,6 +263,17 @@ fn run<N: RdImageNet>(
 
     let ad = device.clone().autodiff();
     let (mut model, mut optim, mut state) = resume(init(&ad), &opts.out)?;
+    if let (0, Some(weights)) = (state.step, init_weights) {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
+            .map_err(|e| Error::InvalidArgument(format!("--init weights: {e}")))?;
+        model = model
+            .try_load_record(record)
+            .map_err(|e| Error::InvalidArgument(format!("--init weights: {e}")))?;
+        eprintln!(
+            "train: weights from {}",
+            opts.init.as_deref().unwrap_or_default()
+        );
+    }
     // A resumed run must not replay the same patches: mix the step into the seed.
     let mut sampler = PatchSampler::new(
         images,

@@ -299,6 +299,7 @@ fn both_families_train_export_and_resume() {
             val_every: 2,
             jpeg_downscale: 1,
             balance_levels: !factorized,
+            init: None,
         };
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
         let codec =
@@ -344,6 +345,105 @@ fn both_families_train_export_and_resume() {
         // Validation also logs the rate that training sees, with noise for rounding.
         assert!(log.lines().any(|l| l.contains(",val-noisy,1,")), "{log}");
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `ncodec train image --init`: a new run starts from an exported model's weights; a
+/// model whose `model.json` differs from the run's, or of another family, is refused.
+#[test]
+fn training_starts_from_an_exported_model() {
+    let dir = ncodec_tests::scratch_dir("train-init");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (i, (w, h)) in [(96u32, 80u32), (70, 100)].into_iter().enumerate() {
+        test_image(w, h)
+            .save(data.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let a = ncodec::train::TrainOptions {
+        data: data.clone(),
+        val: None,
+        out: dir.join("a"),
+        n: 8,
+        m: 12,
+        mean_scale: true,
+        factorized: false,
+        lambdas: vec![0.005, 0.02],
+        patch: 64,
+        batch: 2,
+        steps: 2,
+        lr: 1e-4,
+        seed: 1,
+        checkpoint_every: 1,
+        val_every: 100,
+        jpeg_downscale: 1,
+        balance_levels: false,
+        init: None,
+    };
+    let device = Device::flex();
+    ncodec::train::train_image(&a, &device).unwrap();
+    let a_export = a.out.join("export");
+    // One step at a negligible learning rate from A's weights, and the same from scratch.
+    let from = |name: &str, init: Option<String>| ncodec::train::TrainOptions {
+        out: dir.join(name),
+        steps: 1,
+        lr: 1e-12,
+        init,
+        ..a.clone()
+    };
+    let b = from("b", Some(a_export.to_string_lossy().into_owned()));
+    ncodec::train::train_image(&b, &device).unwrap();
+    let state = ncodec_tests::train_state(&b.out);
+    assert_eq!((state.step, state.optim_start), (1, 0));
+    let c = from("c", None);
+    ncodec::train::train_image(&c, &device).unwrap();
+    let img = test_image(64, 64);
+    let decoded = |out: &std::path::Path| {
+        let codec = ncodec::registry::load_image_model_dir(&out.join("export"), &device).unwrap();
+        let (bytes, _) = codec.encode(&img, 1).unwrap();
+        codec.decode(&bytes, &Limits::default()).unwrap()
+    };
+    let (da, db, dc) = (decoded(&a.out), decoded(&b.out), decoded(&c.out));
+    let ab = ncodec::metrics::psnr_rgb(&da, &db).unwrap();
+    let ac = ncodec::metrics::psnr_rgb(&da, &dc).unwrap();
+    assert!(
+        ab > 50.0 && ab > ac + 10.0,
+        "A~B {ab:.1} dB, A~C {ac:.1} dB"
+    );
+
+    let refused = |opts: ncodec::train::TrainOptions, what: &str| {
+        let e = ncodec::train::train_image(&opts, &device).unwrap_err();
+        assert!(e.to_string().contains(what), "{e}");
+        assert!(!opts.out.exists(), "a refused run creates no folder");
+    };
+    let init = Some(a_export.to_string_lossy().into_owned());
+    refused(
+        ncodec::train::TrainOptions {
+            n: 16,
+            ..from("d", init.clone())
+        },
+        "differs from this run's",
+    );
+    refused(
+        ncodec::train::TrainOptions {
+            factorized: true,
+            ..from("e", init)
+        },
+        "differs from this run's",
+    );
+    // Shipped models by id: one of another size, one of another family, and no model.
+    refused(
+        from("f", Some("hp-mean-64-r1".into())),
+        "differs from this run's",
+    );
+    refused(
+        from("g", Some("dwt97s-rgb".into())),
+        "not a hyperprior or factorized-prior model",
+    );
+    refused(
+        from("h", Some("no-such-model".into())),
+        "neither a model folder",
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
