@@ -18,7 +18,8 @@ first 200 steps, as `ncodec train image` does.
 Needs: pip install compressai torch pillow numpy
 Usage: scripts/hp_reference_train.py --data DIR --val DIR -o RUN [--steps 1200] ...
 Writes RUN/log.csv with rows `step,kind,level,lambda,loss,mse,psnr,bpp,aux,seconds`
-(aux left empty) and RUN/model.pt.
+as `ncodec train image` does (loss without the auxiliary loss, which has its own column)
+and RUN/model.pt.
 """
 import argparse
 import math
@@ -173,7 +174,9 @@ def main():
                 f"bpp {b:.4f} aux {aux.item():.1f} | {step / el:.2f} it/s",
                 flush=True,
             )
-            log.write(f"{step},train,all,,{l},{m},{10 * math.log10(1 / m)},{b},,{el:.1f}\n")
+            log.write(
+                f"{step},train,all,,{l},{m},{10 * math.log10(1 / m)},{b},{aux.item()},{el:.1f}\n"
+            )
             acc = [0.0, 0.0, 0.0, 0]
         if step % a.val_every == 0 or step == a.steps:
             vb, vp = validate(model, val)

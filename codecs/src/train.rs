@@ -292,7 +292,9 @@ fn run<N: RdImageNet>(
     let mut balance = opts
         .balance_levels
         .then(|| LevelBalance::new(levels, &state.level_loss_mean));
-    let mut acc = [0f64; 4]; // loss, mse, bpp, count
+    // Sums since the last log line: rate–distortion loss (unweighted, without the
+    // auxiliary loss), mse, bpp, count.
+    let mut acc = [0f64; 4];
     while state.step < opts.steps {
         let level = (state.step % levels as u64) as usize;
         let lambda = opts.lambdas[level];
@@ -323,14 +325,14 @@ fn run<N: RdImageNet>(
             state.level_loss_mean = b.means().to_vec();
         }
 
-        let (l, m, b): (f32, f32, f32) = (
-            loss.into_scalar::<f32>(),
-            mse.into_scalar::<f32>(),
-            bpp.into_scalar::<f32>(),
+        drop(loss);
+        let (m, b) = (
+            f64::from(mse.into_scalar::<f32>()),
+            f64::from(bpp.into_scalar::<f32>()),
         );
-        acc[0] += f64::from(l);
-        acc[1] += f64::from(m);
-        acc[2] += f64::from(b);
+        acc[0] += lambda * 255.0 * 255.0 * m + b;
+        acc[1] += m;
+        acc[2] += b;
         acc[3] += 1.0;
         let elapsed = t0.elapsed().as_secs_f64();
         state.wall_seconds = wall0 + elapsed;
@@ -339,18 +341,18 @@ fn run<N: RdImageNet>(
             let (l, m, b) = (acc[0] / n, acc[1] / n, acc[2] / n);
             let rate = (state.step - start_step) as f64 / elapsed;
             let eta = (opts.steps - state.step) as f64 / rate.max(1e-9);
+            let a = aux.into_scalar::<f32>();
             eprintln!(
-                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {:.2} dB bpp {b:.4} aux {:.1} | {rate:.2} it/s eta {:.1} h",
+                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {:.2} dB bpp {b:.4} aux {a:.1} | {rate:.2} it/s eta {:.1} h",
                 state.step,
                 opts.steps,
                 100.0 * state.step as f64 / opts.steps as f64,
                 psnr(m),
-                aux.into_scalar::<f32>(),
                 eta / 3600.0
             );
             writeln!(
                 log,
-                "{},train,all,,{l},{m},{},{b},,{:.1}",
+                "{},train,all,,{l},{m},{},{b},{a},{:.1}",
                 state.step,
                 psnr(m),
                 state.wall_seconds
@@ -424,7 +426,6 @@ pub(crate) fn resume<M: Module>(model: M, out: &Path) -> Result<(M, ModuleOptimi
     Ok((model, optim, state))
 }
 
-/// Opens (appending) the CSV log of a run, writing the header to a new file.
 /// Creates a run folder and writes the model's `model.json` and the run's `train.json`
 /// (its options) into it.
 pub(crate) fn start_run_dir<C: Config>(
@@ -443,6 +444,15 @@ pub(crate) fn start_run_dir<C: Config>(
     .map_err(io_err(out))
 }
 
+/// Opens (appending) the CSV log of a run, writing the header to a new file.
+///
+/// Rows `step,kind,level,lambda,loss,mse,psnr,bpp,aux,seconds`; each trainer leaves the
+/// columns empty that do not apply. In `train` rows, which average the steps since the
+/// previous row, `loss` is the rate–distortion loss without the auxiliary loss, and `aux`
+/// the auxiliary loss at the row's step. For `ncodec train image`, `loss` is
+/// `λ·255²·MSE + bpp` with each step's λ (unweighted by level balancing); its `val` rows
+/// (one per level) have PSNR and estimated bpp of rounded latents, and its `val-noisy`
+/// rows the bpp with uniform noise for rounding, as training sees it.
 pub(crate) fn open_log(path: &Path) -> Result<std::fs::File> {
     let new_log = !path.exists();
     let mut log = std::fs::OpenOptions::new()

@@ -218,9 +218,15 @@ where
         );
         state.step += 1;
 
-        acc[0] += f64::from(loss.into_scalar::<f32>());
-        acc[1] += f64::from(mse.into_scalar::<f32>());
-        acc[2] += f64::from(bits.into_scalar::<f32>());
+        drop(loss);
+        let (m, b) = (
+            f64::from(mse.into_scalar::<f32>()),
+            f64::from(bits.into_scalar::<f32>()),
+        );
+        // The logged loss leaves the auxiliary loss out (it has its own column).
+        acc[0] += weight * spec.dist_weight * m + b;
+        acc[1] += m;
+        acc[2] += b;
         acc[3] += 1.0;
         let elapsed = t0.elapsed().as_secs_f64();
         state.wall_seconds = wall0 + elapsed;
@@ -230,17 +236,17 @@ where
             let rate = (state.step - start_step) as f64 / elapsed;
             let eta = (spec.steps - state.step) as f64 / rate.max(1e-9);
             let q = psnr(m / (4.0 * spec.peak * spec.peak));
+            let a = aux.into_scalar::<f32>();
             eprintln!(
-                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {q:.2} dB bits/pos {b:.4} aux {:.1} | {rate:.2} it/s eta {:.1} h",
+                "step {:>7}/{} [{:>5.1}%] loss {l:.4} psnr {q:.2} dB bits/pos {b:.4} aux {a:.1} | {rate:.2} it/s eta {:.1} h",
                 state.step,
                 spec.steps,
                 100.0 * state.step as f64 / spec.steps as f64,
-                aux.into_scalar::<f32>(),
                 eta / 3600.0
             );
             writeln!(
                 log,
-                "{},train,0,{},{l},{m},{q},{b},,{:.1}",
+                "{},train,0,{},{l},{m},{q},{b},{a},{:.1}",
                 state.step, cfg.lambda, state.wall_seconds
             )
             .map_err(io_err(&log_path))?;

@@ -395,6 +395,20 @@ fn training_starts_from_an_exported_model() {
     ncodec::train::train_image(&b, &device).unwrap();
     let state = ncodec_tests::train_state(&b.out);
     assert_eq!((state.step, state.optim_start), (1, 0));
+    // The log's loss of that one step (level 0) is its rate–distortion loss; the
+    // auxiliary loss has its own column.
+    let log = std::fs::read_to_string(b.out.join("log.csv")).unwrap();
+    let row: Vec<f64> = log
+        .lines()
+        .find(|l| l.starts_with("1,train,"))
+        .unwrap_or_else(|| panic!("{log}"))
+        .split(',')
+        .map(|v| v.parse().unwrap_or(f64::NAN))
+        .collect();
+    let (loss, mse, bpp, aux) = (row[4], row[5], row[7], row[8]);
+    let want = 0.005 * 255.0 * 255.0 * mse + bpp;
+    assert!((loss - want).abs() < 1e-9 * want, "{log}");
+    assert!(aux.is_finite() && aux > 0.0, "{log}");
     let c = from("c", None);
     ncodec::train::train_image(&c, &device).unwrap();
     let img = test_image(64, 64);
