@@ -218,6 +218,11 @@ fn init_weights<C: Config>(cfg: &C, opts: &TrainOptions) -> Result<Option<Vec<u8
     let Some(source) = &opts.init else {
         return Ok(None);
     };
+    // A run that has taken steps resumes from its own checkpoint (the folder or model
+    // named may be gone by then).
+    if opts.out.join("checkpoint.bpk").is_file() {
+        return Ok(None);
+    }
     let (config, weights) = crate::registry::hyperprior_parts(source)?;
     let bad = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source}: {e}"));
     let raw: serde_json::Value = serde_json::from_slice(&config).map_err(|e| bad(&e))?;

@@ -411,6 +411,14 @@ fn training_starts_from_an_exported_model() {
     assert!(aux.is_finite() && aux > 0.0, "{log}");
     let c = from("c", None);
     ncodec::train::train_image(&c, &device).unwrap();
+    // Rerun later, B resumes from its own checkpoint and no longer reads the model named.
+    let b2 = ncodec::train::TrainOptions {
+        steps: 2,
+        init: Some(dir.join("gone").to_string_lossy().into_owned()),
+        ..b.clone()
+    };
+    ncodec::train::train_image(&b2, &device).unwrap();
+    assert_eq!(ncodec_tests::train_state(&b.out).step, 2);
     let img = test_image(64, 64);
     let decoded = |out: &std::path::Path| {
         let codec = ncodec::registry::load_image_model_dir(&out.join("export"), &device).unwrap();
