@@ -343,17 +343,12 @@ fn load_parts(
 pub fn hyperprior_parts(source: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     let dir = Path::new(source);
     let (family, config, weights) = if dir.is_dir() {
-        let read = |name: &str| {
-            let p = dir.join(name);
-            std::fs::read(&p).map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", p.display()),
-                ))
-            })
-        };
-        let config = read("model.json")?;
-        (family_of(&config), config, read("weights.bpk")?)
+        let config = read_model_file(dir, "model.json")?;
+        (
+            family_of(&config),
+            config,
+            read_model_file(dir, "weights.bpk")?,
+        )
     } else {
         let e = EMBEDDED
             .iter()
@@ -371,6 +366,17 @@ pub fn hyperprior_parts(source: &str) -> Result<(Vec<u8>, Vec<u8>)> {
         )));
     }
     Ok((config, weights))
+}
+
+/// One file of a model folder, with its path in the error.
+fn read_model_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    let p = dir.join(name);
+    std::fs::read(&p).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", p.display()),
+        ))
+    })
 }
 
 /// The family a `model.json` describes: WaLLoC configs have `latent_dim`, post-filters
@@ -393,15 +399,7 @@ fn family_of(config: &[u8]) -> Family {
 /// # Errors
 /// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.
 pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageCodec> {
-    let read = |name: &str| {
-        let p = dir.join(name);
-        std::fs::read(&p).map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("{}: {e}", p.display()),
-            ))
-        })
-    };
+    let read = |name: &str| read_model_file(dir, name);
     let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let id: String = canon
         .file_name()

@@ -330,7 +330,6 @@ fn run<N: RdImageNet>(
             state.level_loss_mean = b.means().to_vec();
         }
 
-        drop(loss);
         let (m, b) = (
             f64::from(mse.into_scalar::<f32>()),
             f64::from(bpp.into_scalar::<f32>()),

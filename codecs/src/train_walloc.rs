@@ -218,7 +218,6 @@ where
         );
         state.step += 1;
 
-        drop(loss);
         let (m, b) = (
             f64::from(mse.into_scalar::<f32>()),
             f64::from(bits.into_scalar::<f32>()),
