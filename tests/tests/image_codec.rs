@@ -267,11 +267,8 @@ fn factorized_files_decode_close_to_the_evaluation_pass() {
     assert!(fact.decode(&hp_file, &Limits::default()).is_err());
 }
 
-/// A few steps of `ncodec train image` for each family on two small photos: checkpoints,
-/// export, reload through the model-folder loader, and resume to a later step.
-#[test]
-fn both_families_train_export_and_resume() {
-    let dir = ncodec_tests::scratch_dir("train-test");
+/// Two small photos in `dir/data`, the training folder of the training tests.
+fn training_photos(dir: &std::path::Path) -> std::path::PathBuf {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     for (i, (w, h)) in [(96u32, 80u32), (70, 100)].into_iter().enumerate() {
@@ -279,6 +276,15 @@ fn both_families_train_export_and_resume() {
             .save(data.join(format!("{i}.png")))
             .unwrap();
     }
+    data
+}
+
+/// A few steps of `ncodec train image` for each family on two small photos: checkpoints,
+/// export, reload through the model-folder loader, and resume to a later step.
+#[test]
+fn both_families_train_export_and_resume() {
+    let dir = ncodec_tests::scratch_dir("train-test");
+    let data = training_photos(&dir);
     for factorized in [false, true] {
         let out = dir.join(if factorized { "fact" } else { "hyper" });
         let mut opts = ncodec::train::TrainOptions {
@@ -353,13 +359,7 @@ fn both_families_train_export_and_resume() {
 #[test]
 fn training_starts_from_an_exported_model() {
     let dir = ncodec_tests::scratch_dir("train-init");
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for (i, (w, h)) in [(96u32, 80u32), (70, 100)].into_iter().enumerate() {
-        test_image(w, h)
-            .save(data.join(format!("{i}.png")))
-            .unwrap();
-    }
+    let data = training_photos(&dir);
     let a = ncodec::train::TrainOptions {
         data: data.clone(),
         val: None,
@@ -411,14 +411,6 @@ fn training_starts_from_an_exported_model() {
     assert!(aux.is_finite() && aux > 0.0, "{log}");
     let c = from("c", None);
     ncodec::train::train_image(&c, &device).unwrap();
-    // Rerun later, B resumes from its own checkpoint and no longer reads the model named.
-    let b2 = ncodec::train::TrainOptions {
-        steps: 2,
-        init: Some(dir.join("gone").to_string_lossy().into_owned()),
-        ..b.clone()
-    };
-    ncodec::train::train_image(&b2, &device).unwrap();
-    assert_eq!(ncodec_tests::train_state(&b.out).step, 2);
     let img = test_image(64, 64);
     let decoded = |out: &std::path::Path| {
         let codec = ncodec::registry::load_image_model_dir(&out.join("export"), &device).unwrap();
@@ -432,6 +424,14 @@ fn training_starts_from_an_exported_model() {
         ab > 50.0 && ab > ac + 10.0,
         "A~B {ab:.1} dB, A~C {ac:.1} dB"
     );
+    // Rerun later, B resumes from its own checkpoint and no longer reads the model named.
+    let b2 = ncodec::train::TrainOptions {
+        steps: 2,
+        init: Some(dir.join("gone").to_string_lossy().into_owned()),
+        ..b.clone()
+    };
+    ncodec::train::train_image(&b2, &device).unwrap();
+    assert_eq!(ncodec_tests::train_state(&b.out).step, 2);
 
     let refused = |opts: ncodec::train::TrainOptions, what: &str| {
         let e = ncodec::train::train_image(&opts, &device).unwrap_err();
