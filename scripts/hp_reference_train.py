@@ -13,7 +13,8 @@ rows). What is CompressAI's own: its initialisation, its GDN lower bounds, and (
 lr 1e-3 on the quantiles for the auxiliary loss, total gradient norm clipped at 1.
 --recipe ncodec instead uses one Adam over all parameters on loss + aux with each
 parameter's gradient norm clipped at 1 and the learning rate ramped up linearly over the
-first 200 steps, as `ncodec train image` does.
+first 200 steps, except the quantiles, which keep lr 1e-3 (`AUX_LR`), as `ncodec train
+image` does.
 
 Needs: pip install compressai torch pillow numpy
 Usage: scripts/hp_reference_train.py --data DIR --val DIR -o RUN [--steps 1200] ...
@@ -134,7 +135,10 @@ def main():
         opt = torch.optim.Adam(main_params, lr=a.lr)
         aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
     else:
-        opt = torch.optim.Adam(list(model.parameters()), lr=a.lr)
+        opt = torch.optim.Adam(
+            [{"params": main_params, "lr": a.lr, "ramp": True},
+             {"params": aux_params, "lr": 1e-3, "ramp": False}]
+        )
         aux_opt = None
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, "log.csv"), "w")
@@ -154,7 +158,8 @@ def main():
                 if p.grad is not None:
                     torch.nn.utils.clip_grad_norm_([p], 1.0)
             for g in opt.param_groups:
-                g["lr"] = a.lr * min(step, 200) / 200
+                if g["ramp"]:
+                    g["lr"] = a.lr * min(step, 200) / 200
         else:
             aux_opt.zero_grad()
             loss.backward()

@@ -17,7 +17,9 @@ use ncodec_models::burn::prelude::*;
 use ncodec_models::walloc::{Walloc, WallocConfig, WallocOutput};
 
 use crate::error::{Error, Result};
-use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, warmup_lr};
+use crate::train::{
+    io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, step_lr, warmup_lr,
+};
 use crate::walloc_codec::WallocModel;
 
 /// Steps at the start of a run in which the rate trains only the density.
@@ -211,11 +213,11 @@ where
         let weight = if cfg.lambda > 0.0 { cfg.lambda } else { 1.0 };
         let loss = dist.mul_scalar(weight) + bits.clone() + aux.clone();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(
+        let lr = step_lr(
             warmup_lr(spec.lr, state.step, state.optim_start),
-            model,
-            grads,
+            model.entropy_bottleneck.quantiles.id,
         );
+        model = optim.step(lr, model, grads);
         state.step += 1;
 
         let (m, b) = (

@@ -497,3 +497,43 @@ fn learning_rate_ramps_up_after_a_fresh_optimizer() {
     assert_eq!(warmup_lr(2.0, 500, 500), 2.0 / n as f64);
     assert!(warmup_lr(2.0, 550, 500) < warmup_lr(2.0, 551, 500));
 }
+
+#[test]
+fn quantiles_learn_at_their_own_rate() {
+    use ncodec::train::{AUX_LR, step_lr};
+    use ncodec_models::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+    let ad = Device::flex().autodiff();
+    let model = HyperpriorConfig::new(8, 12, vec![0.005])
+        .with_mean_scale(true)
+        .init(&ad);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            (0..3 * 64 * 64).map(|i| (i % 7) as f32 / 7.0).collect(),
+            [1, 3, 64, 64],
+        ),
+        &ad,
+    );
+    let out = model.forward_train(x, 0);
+    let loss = out.y_likelihoods.log().sum().neg() + model.bottleneck().aux_loss();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let q0 = model.entropy_bottleneck.quantiles.val().into_data();
+    let w0 = model.g_a0.weight.val().into_data();
+    let lr = step_lr(1e-9, model.entropy_bottleneck.quantiles.id);
+    let mut optim: ModuleOptimizer = AdamConfig::new().init();
+    let model = optim.step(lr, model, grads);
+    let moved = |a: TensorData, b: TensorData| {
+        let (a, b) = (
+            a.try_to_vec::<f32>().unwrap(),
+            b.try_to_vec::<f32>().unwrap(),
+        );
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
+    // Adam's first step moves each parameter by about its learning rate.
+    let dq = moved(q0, model.entropy_bottleneck.quantiles.val().into_data());
+    let dw = moved(w0, model.g_a0.weight.val().into_data());
+    assert!(dq > 0.5 * AUX_LR as f32 && dq < 2.0 * AUX_LR as f32, "{dq}");
+    assert!(dw < 1e-6, "{dw}");
+}
