@@ -108,6 +108,22 @@ const EMBEDDED: &[Embedded] = &[
     },
     Embedded {
         entry: ModelEntry {
+            id: "hp-mean-64-r3",
+            kind: MediaKind::Image,
+            description: "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r2 trained 12,000 steps further; early training release, see its model card",
+            min_quality: 0,
+            max_quality: 5,
+            default_quality: 3,
+            default: false,
+        },
+        family: Family::Hyperprior,
+        config: weights!("hp-mean-64-r3", "model.json"),
+        weights: weights!("hp-mean-64-r3", "weights.bpk"),
+        tables: weights!("hp-mean-64-r3", "tables.bin"),
+        context: &[],
+    },
+    Embedded {
+        entry: ModelEntry {
             id: "walloc-rgb-16x-r1",
             kind: MediaKind::Image,
             description: "WaLLoC RGB 16x (J=3, 12 latents), context-coded latents; levels 0–7 latents alone, 8–15 plus a wavelet residual; early training release, see its model card",
