@@ -72,56 +72,43 @@ macro_rules! weights {
     };
 }
 
+/// A shipped hyperprior-family release with six quality levels (0–5, default 3) that is
+/// not the default model: its `model.json`, `weights.bpk` and `tables.bin`.
+macro_rules! hyperprior_release {
+    ($id:literal, $description:literal) => {
+        Embedded {
+            entry: ModelEntry {
+                id: $id,
+                kind: MediaKind::Image,
+                description: $description,
+                min_quality: 0,
+                max_quality: 5,
+                default_quality: 3,
+                default: false,
+            },
+            family: Family::Hyperprior,
+            config: weights!($id, "model.json"),
+            weights: weights!($id, "weights.bpk"),
+            tables: weights!($id, "tables.bin"),
+            context: &[],
+        }
+    };
+}
+
 /// The embedded models (files and model cards in `models/weights/<id>/`).
 const EMBEDDED: &[Embedded] = &[
-    Embedded {
-        entry: ModelEntry {
-            id: "hp-mean-64-r1",
-            kind: MediaKind::Image,
-            description: "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card",
-            min_quality: 0,
-            max_quality: 5,
-            default_quality: 3,
-            default: false,
-        },
-        family: Family::Hyperprior,
-        config: weights!("hp-mean-64-r1", "model.json"),
-        weights: weights!("hp-mean-64-r1", "weights.bpk"),
-        tables: weights!("hp-mean-64-r1", "tables.bin"),
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: "hp-mean-64-r2",
-            kind: MediaKind::Image,
-            description: "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r1 trained 15,750 steps further; early training release, see its model card",
-            min_quality: 0,
-            max_quality: 5,
-            default_quality: 3,
-            default: false,
-        },
-        family: Family::Hyperprior,
-        config: weights!("hp-mean-64-r2", "model.json"),
-        weights: weights!("hp-mean-64-r2", "weights.bpk"),
-        tables: weights!("hp-mean-64-r2", "tables.bin"),
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: "hp-mean-64-r3",
-            kind: MediaKind::Image,
-            description: "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r2 trained 12,000 steps further; early training release, see its model card",
-            min_quality: 0,
-            max_quality: 5,
-            default_quality: 3,
-            default: false,
-        },
-        family: Family::Hyperprior,
-        config: weights!("hp-mean-64-r3", "model.json"),
-        weights: weights!("hp-mean-64-r3", "weights.bpk"),
-        tables: weights!("hp-mean-64-r3", "tables.bin"),
-        context: &[],
-    },
+    hyperprior_release!(
+        "hp-mean-64-r1",
+        "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card"
+    ),
+    hyperprior_release!(
+        "hp-mean-64-r2",
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r1 trained 15,750 steps further; early training release, see its model card"
+    ),
+    hyperprior_release!(
+        "hp-mean-64-r3",
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r2 trained 12,000 steps further; early training release, see its model card"
+    ),
     Embedded {
         entry: ModelEntry {
             id: "walloc-rgb-16x-r1",
