@@ -62,3 +62,13 @@ pub enum Error {
     #[error("entropy coding failed")]
     Entropy(#[from] ncodec_entropy::Error),
 }
+
+/// Maps an I/O error on `path` to [`Error::Io`] with the path in its message.
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    }
+}

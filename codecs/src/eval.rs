@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::container::Limits;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_err};
 use crate::image_any::ImageCodec;
 use crate::metrics::{bd_quality, bd_rate, bits_per_pixel, ms_ssim_rgb, psnr_rgb, rd_frontier};
 
@@ -109,12 +109,7 @@ pub struct Anchor {
 /// # Errors
 /// [`Error::Io`] or [`Error::InvalidArgument`] if the file does not parse.
 pub fn load_anchors(path: &Path) -> Result<Vec<Anchor>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", path.display()),
-        ))
-    })?;
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();

@@ -13,7 +13,7 @@ use std::path::Path;
 use ncodec_models::burn::prelude::Device;
 
 use crate::container::MediaKind;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_err};
 use crate::image_any::ImageCodec;
 use crate::image_codec::ImageModel;
 use crate::latent_learned::LatentContextModel;
@@ -374,12 +374,7 @@ pub fn hyperprior_parts(source: &str) -> Result<(Vec<u8>, Vec<u8>)> {
 /// One file of a model folder, with its path in the error.
 fn read_model_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let p = dir.join(name);
-    std::fs::read(&p).map_err(|e| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", p.display()),
-        ))
-    })
+    std::fs::read(&p).map_err(io_err(&p))
 }
 
 /// The family a `model.json` describes: WaLLoC configs have `latent_dim`, post-filters

@@ -22,7 +22,7 @@ use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
 use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet, RdOutput};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_err};
 use crate::image_codec::ImageNetRef;
 
 /// Everything a training run needs; saved as `train.json` in the output folder.
@@ -177,15 +177,6 @@ pub fn step_lr(lr: f64, quantiles: ParamId) -> ModuleLearningRate {
     ModuleLrScheduler::new(lr)
         .with_group(ParamGroup::from_ids(vec![quantiles]), AUX_LR)
         .step()
-}
-
-pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", path.display()),
-        ))
-    }
 }
 
 fn record_err(e: impl std::fmt::Display) -> Error {

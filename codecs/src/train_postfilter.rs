@@ -21,9 +21,9 @@ use ncodec_models::hyperprior::to_f32_vec;
 use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 
 use crate::container::{Container, Limits};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_err};
 use crate::image_codec::{crop_to_rgb8, pad_replicate};
-use crate::train::{io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, warmup_lr};
+use crate::train::{open_log, psnr, resume, save_checkpoint, start_run_dir, warmup_lr};
 use crate::wavelet_codec::{Extension, QUALITY_LEVELS, WaveletCodec, step};
 
 /// Pixels coded around each training patch.

@@ -16,10 +16,8 @@ use ncodec_models::burn::optim::GradientsParams;
 use ncodec_models::burn::prelude::*;
 use ncodec_models::walloc::{Walloc, WallocConfig, WallocOutput};
 
-use crate::error::{Error, Result};
-use crate::train::{
-    io_err, open_log, psnr, resume, save_checkpoint, start_run_dir, step_lr, warmup_lr,
-};
+use crate::error::{Error, Result, io_err};
+use crate::train::{open_log, psnr, resume, save_checkpoint, start_run_dir, step_lr, warmup_lr};
 use crate::walloc_codec::WallocModel;
 
 /// Steps at the start of a run in which the rate trains only the density.

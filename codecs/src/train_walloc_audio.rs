@@ -13,8 +13,8 @@ use ncodec_models::burn::prelude::*;
 use ncodec_models::walloc::{Walloc, WallocConfig};
 
 use crate::audio_io::{read_wav, resample};
-use crate::error::{Error, Result};
-use crate::train::{io_err, start_run_dir};
+use crate::error::{Error, Result, io_err};
+use crate::train::start_run_dir;
 use crate::train_walloc::{LoopSpec, check_sizes, train_loop, walloc_terms};
 use crate::walloc_codec::MAX_AUDIO_FRAMES;
 
