@@ -113,6 +113,10 @@ const EMBEDDED: &[Embedded] = &[
         "hp-mean-64-r4",
         "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r3 trained 14,000 steps further; early training release, see its model card"
     ),
+    hyperprior_release!(
+        "hp-mean-64-r5",
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r4 trained 13,000 steps further; early training release, see its model card"
+    ),
     Embedded {
         entry: ModelEntry {
             id: "walloc-rgb-16x-r1",
