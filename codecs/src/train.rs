@@ -216,10 +216,35 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     } else {
         let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
             .with_mean_scale(opts.mean_scale);
-        let init = init_weights(&cfg, opts)?;
+        // A source trained for other λs (the same model otherwise) starts this run with
+        // its quality levels resampled to this run's λs.
+        let from_lambdas = init_lambdas(&cfg, opts)?;
+        let init = init_weights(
+            &HyperpriorConfig {
+                lambdas: from_lambdas.clone().unwrap_or_else(|| cfg.lambdas.clone()),
+                ..cfg.clone()
+            },
+            opts,
+        )?;
         start_run_dir(&opts.out, &cfg, opts)?;
         let export = |m: &Hyperprior, dir: &Path| export(ImageNetRef::Hyperprior(&cfg, m), dir);
-        run(opts, device, |ad| cfg.init(ad), init, export)
+        match (from_lambdas, init) {
+            (Some(from), Some(weights)) => {
+                let ad = device.clone().autodiff();
+                let source = HyperpriorConfig {
+                    lambdas: from.clone(),
+                    ..cfg.clone()
+                }
+                .init(&ad);
+                let model = load_weights(source, weights, opts)?.with_levels(&from, &cfg.lambdas);
+                eprintln!(
+                    "train: quality levels resampled from λ {from:?} to {:?}",
+                    cfg.lambdas
+                );
+                run(opts, device, |_| model.clone(), None, export)
+            }
+            (_, init) => run(opts, device, |ad| cfg.init(ad), init, export),
+        }
     }
 }
 
@@ -255,6 +280,51 @@ fn init_weights<C: Config>(cfg: &C, opts: &TrainOptions) -> Result<Option<Vec<u8
     Ok(Some(weights))
 }
 
+/// With `--init` naming a hyperprior trained for other λs than `cfg`'s (and otherwise the
+/// same model), the λs it was trained for; `None` when they are the same or there is
+/// nothing to start from. This run's λs must then include the source's, so that every
+/// trained level is kept, and the source must have at least two levels.
+fn init_lambdas(cfg: &HyperpriorConfig, opts: &TrainOptions) -> Result<Option<Vec<f64>>> {
+    let Some(source) = &opts.init else {
+        return Ok(None);
+    };
+    if opts.out.join("checkpoint.bpk").is_file() {
+        return Ok(None);
+    }
+    let (config, _) = crate::registry::hyperprior_parts(source)?;
+    let bad = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source}: {e}"));
+    let Ok(theirs) = serde_json::from_slice::<HyperpriorConfig>(&config) else {
+        // Not a hyperprior's config: init_weights reports the difference.
+        return Ok(None);
+    };
+    if theirs.lambdas == cfg.lambdas {
+        return Ok(None);
+    }
+    let kept = theirs
+        .lambdas
+        .iter()
+        .all(|f| cfg.lambdas.iter().any(|l| (l - f).abs() <= 1e-12 * f.abs()));
+    let ascending = |v: &[f64]| v.windows(2).all(|w| w[0] < w[1]) && v.iter().all(|&l| l > 0.0);
+    if !kept || theirs.lambdas.len() < 2 || !ascending(&cfg.lambdas) || !ascending(&theirs.lambdas)
+    {
+        return Err(bad(&format_args!(
+            "it was trained for λ {:?}; to add quality levels, --lambdas must be ascending and \
+             include all of them (and the source needs at least two levels)",
+            theirs.lambdas
+        )));
+    }
+    Ok(Some(theirs.lambdas))
+}
+
+/// `model` with the `--init` weights loaded.
+fn load_weights<M: Module>(model: M, weights: Vec<u8>, opts: &TrainOptions) -> Result<M> {
+    let source = opts.init.as_deref().unwrap_or_default();
+    let bad =
+        |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source} weights: {e}"));
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights)).map_err(|e| bad(&e))?;
+    model.try_load_record(record).map_err(|e| bad(&e))
+}
+
 /// The training loop for any image model: `init` builds it on the autodiff device,
 /// `export` writes its shipped files.
 fn run<N: RdImageNet>(
@@ -280,11 +350,7 @@ fn run<N: RdImageNet>(
     let ad = device.clone().autodiff();
     let (mut model, mut optim, mut state) = resume(init(&ad), &opts.out)?;
     if let (0, Some(weights)) = (state.step, init_weights) {
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
-            .map_err(|e| Error::InvalidArgument(format!("--init weights: {e}")))?;
-        model = model
-            .try_load_record(record)
-            .map_err(|e| Error::InvalidArgument(format!("--init weights: {e}")))?;
+        model = load_weights(model, weights, opts)?;
         eprintln!(
             "train: weights from {}",
             opts.init.as_deref().unwrap_or_default()

@@ -186,6 +186,72 @@ pub(crate) fn level_gains(lambdas: &[f64], m: usize, device: &Device) -> Tensor<
     Tensor::<1>::from_floats(g.as_slice(), device).reshape([levels, m])
 }
 
+/// Gain rows `[to.len(), M]` for the λs `to`, from trained rows `[from.len(), M]` for the
+/// λs `from` (both ascending; `from` needs at least two levels). A λ of `from` keeps its
+/// row; any other λ gets, channel by channel, `log |g|` linear in `log λ` through the two
+/// nearest levels of `from` (interpolated between them, extrapolated beyond the ends),
+/// with the sign of the nearer row. Used to add quality levels to a trained model.
+pub fn resample_level_rows(rows: &[f32], m: usize, from: &[f64], to: &[f64]) -> Vec<f32> {
+    assert!(
+        from.len() >= 2 && rows.len() == from.len() * m,
+        "rows [{}, {m}]",
+        from.len()
+    );
+    let row = |l: usize| &rows[l * m..(l + 1) * m];
+    let mut out = Vec::with_capacity(to.len() * m);
+    for &lambda in to {
+        if let Some(l) = from
+            .iter()
+            .position(|&f| (f - lambda).abs() <= 1e-12 * f.abs())
+        {
+            out.extend_from_slice(row(l));
+            continue;
+        }
+        // The pair of levels that brackets λ, or the two at the nearer end.
+        let hi = from
+            .partition_point(|&f| f < lambda)
+            .clamp(1, from.len() - 1);
+        let lo = hi - 1;
+        let t = (lambda.ln() - from[lo].ln()) / (from[hi].ln() - from[lo].ln());
+        let near = if t < 0.5 { lo } else { hi };
+        for c in 0..m {
+            let (a, b) = (row(lo)[c], row(hi)[c]);
+            let v = if a == 0.0 || b == 0.0 {
+                row(near)[c]
+            } else {
+                let mag = (f64::from(a.abs()).ln() * (1.0 - t) + f64::from(b.abs()).ln() * t).exp();
+                (mag as f32).copysign(row(near)[c])
+            };
+            out.push(v);
+        }
+    }
+    out
+}
+
+impl Hyperprior {
+    /// The same model with quality levels for the λs `to` instead of `from` (the λs its
+    /// gains were trained for; see [`resample_level_rows`]): gains and inverse gains are
+    /// resampled, every other weight is kept.
+    ///
+    /// # Panics
+    /// If `from` does not match the model's levels or has fewer than two.
+    pub fn with_levels(mut self, from: &[f64], to: &[f64]) -> Self {
+        let m = self.latent_channels();
+        assert_eq!(from.len(), self.levels(), "λs of the trained levels");
+        let device = self.gains.device();
+        let resample = |p: &Param<Tensor<2>>| {
+            let rows = to_f32_vec(p.val());
+            let rows = resample_level_rows(&rows, m, from, to);
+            Param::from_tensor(
+                Tensor::<1>::from_floats(rows.as_slice(), &device).reshape([to.len(), m]),
+            )
+        };
+        self.gains = resample(&self.gains);
+        self.inv_gains = resample(&self.inv_gains);
+        self
+    }
+}
+
 /// What the image trainer needs of a model: training and evaluation passes at a level,
 /// and the entropy bottleneck (for its auxiliary loss).
 pub trait RdImageNet: Module {
