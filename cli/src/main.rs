@@ -412,7 +412,9 @@ struct TrainImageArgs {
     balance_levels: bool,
     /// Start from this model's weights: a folder exported by `ncodec train image` (e.g. a
     /// run's `export/`) or a shipped model's id; its model.json must match this run's
-    /// options. Steps count from 0 in the new run; a run with a checkpoint ignores it.
+    /// options, except that --lambdas may add quality levels to a hyperprior's (its gains
+    /// are then extrapolated or interpolated in log λ; --steps 0 only exports that). Steps
+    /// count from 0 in the new run; a run with a checkpoint ignores it.
     #[arg(long, value_name = "DIR_OR_ID")]
     init: Option<String>,
 }

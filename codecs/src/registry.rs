@@ -76,14 +76,17 @@ macro_rules! weights {
 /// not the default model: its `model.json`, `weights.bpk` and `tables.bin`.
 macro_rules! hyperprior_release {
     ($id:literal, $description:literal) => {
+        hyperprior_release!($id, $description, max_quality: 5, default_quality: 3)
+    };
+    ($id:literal, $description:literal, max_quality: $max:literal, default_quality: $default:literal) => {
         Embedded {
             entry: ModelEntry {
                 id: $id,
                 kind: MediaKind::Image,
                 description: $description,
                 min_quality: 0,
-                max_quality: 5,
-                default_quality: 3,
+                max_quality: $max,
+                default_quality: $default,
                 default: false,
             },
             family: Family::Hyperprior,

@@ -297,7 +297,16 @@ fn init_lambdas(cfg: &HyperpriorConfig, opts: &TrainOptions) -> Result<Option<Ve
         // Not a hyperprior's config: init_weights reports the difference.
         return Ok(None);
     };
-    if theirs.lambdas == cfg.lambdas {
+    let factorized = serde_json::from_slice::<serde_json::Value>(&config)
+        .ok()
+        .and_then(|v| v.get("factorized").and_then(|f| f.as_bool()))
+        .unwrap_or(false);
+    let same_but_lambdas = HyperpriorConfig {
+        lambdas: cfg.lambdas.clone(),
+        ..theirs.clone()
+    } == *cfg;
+    // Another size or family: init_weights reports the difference.
+    if theirs.lambdas == cfg.lambdas || factorized || !same_but_lambdas {
         return Ok(None);
     }
     let kept = theirs
@@ -377,6 +386,10 @@ fn run<N: RdImageNet>(
     // Sums since the last log line: rate–distortion loss (unweighted, without the
     // auxiliary loss), mse, bpp, count.
     let mut acc = [0f64; 4];
+    if opts.steps == 0 {
+        // No training: export the starting weights (e.g. a model with added levels).
+        export(&model.valid(), &opts.out.join("export"))?;
+    }
     while state.step < opts.steps {
         let level = (state.step % levels as u64) as usize;
         let lambda = opts.lambdas[level];

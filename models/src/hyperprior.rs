@@ -462,3 +462,34 @@ fn deconv_layer(c: &ConvTranspose2d) -> CpuLayer {
         padding_out: c.padding_out[0],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kept rows stay exact; others follow `log |g|` linear in `log λ`, between the
+    /// bracketing levels or beyond the nearer end, with the nearer row's sign.
+    #[test]
+    fn level_rows_resample_log_linearly() {
+        // Two channels; the second negative, the third level has a zero.
+        let rows = [1.0f32, -2.0, 2.0, -4.0, 8.0, 0.0];
+        let from = [1.0, 4.0, 16.0];
+        let got = resample_level_rows(&rows, 2, &from, &[0.25, 1.0, 2.0, 4.0, 64.0]);
+        let want = [
+            0.5,
+            -1.0,
+            1.0,
+            -2.0,
+            2f32.sqrt(),
+            -(8f32.sqrt()),
+            2.0,
+            -4.0,
+            32.0,
+            0.0,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
+        }
+        assert_eq!(got.len(), want.len());
+    }
+}

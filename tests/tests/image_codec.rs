@@ -424,6 +424,34 @@ fn training_starts_from_an_exported_model() {
         ab > 50.0 && ab > ac + 10.0,
         "A~B {ab:.1} dB, A~C {ac:.1} dB"
     );
+    // More quality levels than the source: its levels are kept, the others resampled.
+    let wider = ncodec::train::TrainOptions {
+        lambdas: vec![0.0025, 0.005, 0.01, 0.02, 0.04],
+        // No steps: the run only exports the resampled model.
+        steps: 0,
+        ..from("i", Some(a_export.to_string_lossy().into_owned()))
+    };
+    ncodec::train::train_image(&wider, &device).unwrap();
+    let wide = ncodec::registry::load_image_model_dir(&wider.out.join("export"), &device).unwrap();
+    assert_eq!(wide.levels(), 5);
+    let at = |codec: &ncodec::image_any::ImageCodec, q: u8| {
+        let (bytes, stats) = codec.encode(&img, q).unwrap();
+        (
+            codec.decode(&bytes, &Limits::default()).unwrap(),
+            stats.bytes,
+        )
+    };
+    let a_codec = ncodec::registry::load_image_model_dir(&a_export, &device).unwrap();
+    for (qa, qw) in [(0, 1), (1, 3)] {
+        let p = ncodec::metrics::psnr_rgb(&at(&a_codec, qa).0, &at(&wide, qw).0).unwrap();
+        assert!(
+            p > 50.0,
+            "A's level {qa} vs the wider run's {qw}: {p:.1} dB"
+        );
+    }
+    // The added levels code at rates that follow λ.
+    let sizes: Vec<usize> = (0..5).map(|q| at(&wide, q).1).collect();
+    assert!(sizes[0] <= sizes[1] && sizes[3] <= sizes[4], "{sizes:?}");
     // Rerun later, B resumes from its own checkpoint and no longer reads the model named.
     let b2 = ncodec::train::TrainOptions {
         steps: 2,
@@ -453,6 +481,16 @@ fn training_starts_from_an_exported_model() {
         },
         "differs from this run's",
     );
+    // Other λs that drop one of the source's, or out of order.
+    for (name, lambdas) in [("j", vec![0.005, 0.03]), ("k", vec![0.02, 0.005, 0.04])] {
+        refused(
+            ncodec::train::TrainOptions {
+                lambdas,
+                ..from(name, Some(a_export.to_string_lossy().into_owned()))
+            },
+            "include all of them",
+        );
+    }
     // Shipped models by id: one of another size, one of another family, and no model.
     refused(
         from("f", Some("hp-mean-64-r1".into())),
