@@ -120,6 +120,12 @@ const EMBEDDED: &[Embedded] = &[
         "hp-mean-64-r5",
         "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r4 trained 13,000 steps further; early training release, see its model card"
     ),
+    hyperprior_release!(
+        "hp-mean-64-r5-wide",
+        "mean-scale hyperprior, N=64 M=96, 10 gain levels: hp-mean-64-r5 with four levels added by extrapolating its gains (0.09–0.94 bpp on Kodak; no further training); early training release, see its model card",
+        max_quality: 9,
+        default_quality: 6
+    ),
     Embedded {
         entry: ModelEntry {
             id: "walloc-rgb-16x-r1",
