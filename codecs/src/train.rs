@@ -20,7 +20,7 @@ use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::store::ModuleRecord;
 use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
-use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet, RdOutput};
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet, RdOutput, same_lambda};
 
 use crate::error::{Error, Result, io_err};
 use crate::image_codec::ImageNetRef;
@@ -209,27 +209,38 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     }
     if opts.factorized {
         let cfg = FactorizedConfig::new(opts.n, opts.m, opts.lambdas.clone());
-        let init = init_weights(&cfg, opts)?;
+        let init = init_source(opts)?;
+        if let Some((config, _)) = &init {
+            check_init_config(&cfg, opts, config)?;
+        }
         start_run_dir(&opts.out, &cfg, opts)?;
         let export = |m: &Factorized, dir: &Path| export(ImageNetRef::Factorized(&cfg, m), dir);
-        run(opts, device, |ad| cfg.init(ad), init, export)
+        run(
+            opts,
+            device,
+            |ad| cfg.init(ad),
+            init.map(|(_, w)| w),
+            export,
+        )
     } else {
         let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
             .with_mean_scale(opts.mean_scale);
+        let init = init_source(opts)?;
         // A source trained for other λs (the same model otherwise) starts this run with
         // its quality levels resampled to this run's λs.
-        let from_lambdas = init_lambdas(&cfg, opts)?;
-        let init = init_weights(
-            &HyperpriorConfig {
+        let mut from_lambdas = None;
+        if let Some((config, _)) = &init {
+            from_lambdas = init_lambdas(&cfg, opts, config)?;
+            let trained = HyperpriorConfig {
                 lambdas: from_lambdas.clone().unwrap_or_else(|| cfg.lambdas.clone()),
                 ..cfg.clone()
-            },
-            opts,
-        )?;
+            };
+            check_init_config(&trained, opts, config)?;
+        }
         start_run_dir(&opts.out, &cfg, opts)?;
         let export = |m: &Hyperprior, dir: &Path| export(ImageNetRef::Hyperprior(&cfg, m), dir);
         match (from_lambdas, init) {
-            (Some(from), Some(weights)) => {
+            (Some(from), Some((_, weights))) => {
                 let ad = device.clone().autodiff();
                 let source = HyperpriorConfig {
                     lambdas: from.clone(),
@@ -243,93 +254,107 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
                 );
                 run(opts, device, |_| model.clone(), None, export)
             }
-            (_, init) => run(opts, device, |ad| cfg.init(ad), init, export),
+            (_, init) => run(
+                opts,
+                device,
+                |ad| cfg.init(ad),
+                init.map(|(_, w)| w),
+                export,
+            ),
         }
     }
 }
 
-/// The weights `opts.init` names, after checking that its `model.json` describes the
-/// model `cfg` describes.
-fn init_weights<C: Config>(cfg: &C, opts: &TrainOptions) -> Result<Option<Vec<u8>>> {
-    let Some(source) = &opts.init else {
-        return Ok(None);
-    };
-    // A run that has taken steps resumes from its own checkpoint (the folder or model
-    // named may be gone by then).
-    if opts.out.join("checkpoint.bpk").is_file() {
-        return Ok(None);
+/// The `model.json` and weights `opts.init` names; `None` without `--init`, or when the
+/// run resumes from its own checkpoint (the folder or model named may be gone by then).
+fn init_source(opts: &TrainOptions) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    match &opts.init {
+        Some(source) if !opts.out.join("checkpoint.bpk").is_file() => {
+            crate::registry::hyperprior_parts(source).map(Some)
+        }
+        _ => Ok(None),
     }
-    let (config, weights) = crate::registry::hyperprior_parts(source)?;
-    let bad = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source}: {e}"));
-    let raw: serde_json::Value = serde_json::from_slice(&config).map_err(|e| bad(&e))?;
+}
+
+/// `--init {source}: {e}` as an invalid-argument error.
+fn init_error(opts: &TrainOptions, e: &dyn std::fmt::Display) -> Error {
+    let source = opts.init.as_deref().unwrap_or_default();
+    Error::InvalidArgument(format!("--init {source}: {e}"))
+}
+
+/// A model config's `"factorized"` flag (absent: false). A factorized model's config
+/// parses as a hyperprior's too, so the flag tells them apart.
+fn is_factorized(config: &serde_json::Value) -> bool {
+    config
+        .get("factorized")
+        .and_then(|f| f.as_bool())
+        .unwrap_or(false)
+}
+
+/// Checks that the `--init` source's `model.json` (`config`) describes the model `cfg`
+/// describes.
+fn check_init_config<C: Config>(cfg: &C, opts: &TrainOptions, config: &[u8]) -> Result<()> {
+    let bad = |e: &dyn std::fmt::Display| init_error(opts, e);
+    let raw: serde_json::Value = serde_json::from_slice(config).map_err(|e| bad(&e))?;
     // Compared as this run's config type sees it (defaults filled in); a config that is not
     // of that type differs.
-    let theirs = serde_json::from_slice::<C>(&config)
+    let theirs = serde_json::from_slice::<C>(config)
         .ok()
         .and_then(|c| serde_json::to_value(c).ok());
     let ours = serde_json::to_value(cfg).map_err(|e| bad(&e))?;
-    // A factorized model's config parses as a hyperprior's too: compare the flag itself.
-    let factorized = |v: &serde_json::Value| v.get("factorized").and_then(|f| f.as_bool());
-    if theirs.as_ref() != Some(&ours)
-        || factorized(&raw).unwrap_or(false) != factorized(&ours).unwrap_or(false)
-    {
+    if theirs.as_ref() != Some(&ours) || is_factorized(&raw) != is_factorized(&ours) {
         return Err(bad(&format_args!(
             "its model.json {raw} differs from this run's {ours}"
         )));
     }
-    Ok(Some(weights))
+    Ok(())
 }
 
-/// With `--init` naming a hyperprior trained for other λs than `cfg`'s (and otherwise the
-/// same model), the λs it was trained for; `None` when they are the same or there is
-/// nothing to start from. This run's λs must then include the source's, so that every
-/// trained level is kept, and the source must have at least two levels.
-fn init_lambdas(cfg: &HyperpriorConfig, opts: &TrainOptions) -> Result<Option<Vec<f64>>> {
-    let Some(source) = &opts.init else {
+/// With the `--init` source's `model.json` (`config`) describing a hyperprior trained for
+/// other λs than `cfg`'s (and otherwise the same model), the λs it was trained for;
+/// `None` when they are the same or the model differs otherwise (which
+/// [`check_init_config`] reports). This run's λs must then include the source's, so that
+/// every trained level is kept, and the source must have at least two levels.
+fn init_lambdas(
+    cfg: &HyperpriorConfig,
+    opts: &TrainOptions,
+    config: &[u8],
+) -> Result<Option<Vec<f64>>> {
+    let (Ok(raw), Ok(theirs)) = (
+        serde_json::from_slice::<serde_json::Value>(config),
+        serde_json::from_slice::<HyperpriorConfig>(config),
+    ) else {
         return Ok(None);
     };
-    if opts.out.join("checkpoint.bpk").is_file() {
-        return Ok(None);
-    }
-    let (config, _) = crate::registry::hyperprior_parts(source)?;
-    let bad = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source}: {e}"));
-    let Ok(theirs) = serde_json::from_slice::<HyperpriorConfig>(&config) else {
-        // Not a hyperprior's config: init_weights reports the difference.
-        return Ok(None);
-    };
-    let factorized = serde_json::from_slice::<serde_json::Value>(&config)
-        .ok()
-        .and_then(|v| v.get("factorized").and_then(|f| f.as_bool()))
-        .unwrap_or(false);
     let same_but_lambdas = HyperpriorConfig {
         lambdas: cfg.lambdas.clone(),
         ..theirs.clone()
     } == *cfg;
-    // Another size or family: init_weights reports the difference.
-    if theirs.lambdas == cfg.lambdas || factorized || !same_but_lambdas {
+    if theirs.lambdas == cfg.lambdas || is_factorized(&raw) || !same_but_lambdas {
         return Ok(None);
     }
     let kept = theirs
         .lambdas
         .iter()
-        .all(|f| cfg.lambdas.iter().any(|l| (l - f).abs() <= 1e-12 * f.abs()));
+        .all(|&f| cfg.lambdas.iter().any(|&l| same_lambda(l, f)));
     let ascending = |v: &[f64]| v.windows(2).all(|w| w[0] < w[1]) && v.iter().all(|&l| l > 0.0);
     if !kept || theirs.lambdas.len() < 2 || !ascending(&cfg.lambdas) || !ascending(&theirs.lambdas)
     {
-        return Err(bad(&format_args!(
-            "it was trained for λ {:?}; to add quality levels, --lambdas must be ascending and \
-             include all of them (and the source needs at least two levels)",
-            theirs.lambdas
-        )));
+        return Err(init_error(
+            opts,
+            &format_args!(
+                "it was trained for λ {:?}; to add quality levels, --lambdas must be ascending \
+                 and include all of them (and the source needs at least two levels)",
+                theirs.lambdas
+            ),
+        ));
     }
     Ok(Some(theirs.lambdas))
 }
 
 /// `model` with the `--init` weights loaded.
 fn load_weights<M: Module>(model: M, weights: Vec<u8>, opts: &TrainOptions) -> Result<M> {
-    let source = opts.init.as_deref().unwrap_or_default();
-    let bad =
-        |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("--init {source} weights: {e}"));
+    let bad = |e: &dyn std::fmt::Display| init_error(opts, &format_args!("weights: {e}"));
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights)).map_err(|e| bad(&e))?;
     model.try_load_record(record).map_err(|e| bad(&e))
 }

@@ -186,6 +186,12 @@ pub(crate) fn level_gains(lambdas: &[f64], m: usize, device: &Device) -> Tensor<
     Tensor::<1>::from_floats(g.as_slice(), device).reshape([levels, m])
 }
 
+/// Whether two λs name the same quality level (equal up to rounding in their decimal
+/// spelling).
+pub fn same_lambda(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs()
+}
+
 /// Gain rows `[to.len(), M]` for the λs `to`, from trained rows `[from.len(), M]` for the
 /// λs `from` (both ascending; `from` needs at least two levels). A λ of `from` keeps its
 /// row; any other λ gets, channel by channel, `log |g|` linear in `log λ` through the two
@@ -200,10 +206,7 @@ pub fn resample_level_rows(rows: &[f32], m: usize, from: &[f64], to: &[f64]) -> 
     let row = |l: usize| &rows[l * m..(l + 1) * m];
     let mut out = Vec::with_capacity(to.len() * m);
     for &lambda in to {
-        if let Some(l) = from
-            .iter()
-            .position(|&f| (f - lambda).abs() <= 1e-12 * f.abs())
-        {
+        if let Some(l) = from.iter().position(|&f| same_lambda(lambda, f)) {
             out.extend_from_slice(row(l));
             continue;
         }
