@@ -51,6 +51,13 @@ enum Command {
         /// Quality level (higher is better quality and larger files).
         #[arg(short, long)]
         quality: Option<u8>,
+        /// Refine each image's latents with this many gradient steps before coding
+        /// (hyperprior models only; the file decodes as usual, encoding is slower).
+        #[arg(long, default_value_t = 0)]
+        refine: usize,
+        /// Initial step size of --refine.
+        #[arg(long, default_value_t = ncodec::image_codec::Refinement::DEFAULT_LR)]
+        refine_lr: f64,
     },
     /// Decompress an .ncx file; images follow the output's extension (.png, .jpg),
     /// audio is written as WAV in its original rate and sample format.
@@ -150,6 +157,13 @@ struct EvalImageArgs {
     /// Quality levels: `all` or a comma-separated list.
     #[arg(long, default_value = "all")]
     quality: String,
+    /// Refine each image's latents with this many gradient steps before coding
+    /// (hyperprior models only; the file decodes as usual, encoding is slower).
+    #[arg(long, default_value_t = 0)]
+    refine: usize,
+    /// Initial step size of --refine.
+    #[arg(long, default_value_t = ncodec::image_codec::Refinement::DEFAULT_LR)]
+    refine_lr: f64,
     /// Write the report as JSON (schema: docs/EVAL.md).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -545,6 +559,18 @@ fn load_model(
     }
 }
 
+/// Applies `--refine` / `--refine-lr` (0 steps: none).
+fn set_refinement(
+    codec: &mut ncodec::image_any::ImageCodec,
+    steps: usize,
+    lr: f64,
+) -> Result<(), CliError> {
+    let refine = (steps > 0).then_some(ncodec::image_codec::Refinement { steps, lr });
+    codec
+        .set_refinement(refine)
+        .map_err(ctx("cannot use --refine"))
+}
+
 /// Decodes an input image within the pixel limit and prepares it for coding: 8-bit RGB
 /// and the channel count to restore on decode. `verb` (`encode`, `compare`, ...) names
 /// what failed in the error.
@@ -801,7 +827,8 @@ fn latents(
 }
 
 fn eval_image(a: EvalImageArgs) -> Result<(), CliError> {
-    let (model, _) = load_model(a.model.as_deref(), a.model_dir.as_ref())?;
+    let (mut model, _) = load_model(a.model.as_deref(), a.model_dir.as_ref())?;
+    set_refinement(&mut model, a.refine, a.refine_lr)?;
     let qualities: Vec<u8> = if a.quality == "all" {
         (0..model.levels() as u8).collect()
     } else {
@@ -1074,6 +1101,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             model,
             model_dir,
             quality,
+            refine,
+            refine_lr,
         } => {
             let limits = Limits::default();
             let name = input.display().to_string();
@@ -1107,7 +1136,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             let (rgb, channels) = image_input(&bytes, &name, &limits, "encode")?;
             let (w, h) = (u64::from(rgb.width()), u64::from(rgb.height()));
-            let (codec, default_q) = load_model(model.as_deref(), model_dir.as_ref())?;
+            let (mut codec, default_q) = load_model(model.as_deref(), model_dir.as_ref())?;
+            set_refinement(&mut codec, refine, refine_lr)?;
             let q = quality.unwrap_or(default_q);
             let (ncx, stats) = codec
                 .encode_with_channels(&rgb, channels, q)

@@ -510,3 +510,62 @@ fn the_wavelet_codec_is_picked_by_name() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("quality 16"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--refine` writes a file that `decode` reads like any other, and
+/// is refused with a message for a model outside the hyperprior family.
+#[test]
+fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
+    let dir = tmpdir("refine");
+    let ncx = dir.join("r.ncx");
+    let encode = |extra: &[&str], out: &std::path::Path| {
+        ncodec()
+            .arg("encode")
+            .arg(fixture("metrics_a.png"))
+            .arg("-o")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = encode(
+        &[
+            "--model",
+            "hp-mean-64-r5-wide",
+            "--quality",
+            "1",
+            "--refine",
+            "4",
+        ],
+        &ncx,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = dir.join("r.png");
+    let out = ncodec()
+        .arg("decode")
+        .arg(&ncx)
+        .arg("-o")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(image::open(&png).unwrap().width(), 200);
+
+    let refused = dir.join("w.ncx");
+    let out = encode(&["--model", "dwt97s-rgb", "--refine", "4"], &refused);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs a hyperprior"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!refused.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

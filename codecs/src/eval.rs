@@ -92,6 +92,9 @@ pub struct Report {
     pub per_image: Vec<ImageResult>,
     /// BD metrics against anchors.
     pub bd: Vec<BdResult>,
+    /// Encoder-side latent refinement the files were made with (`None`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refine: Option<crate::image_codec::Refinement>,
 }
 
 /// An anchor RD curve: `(bpp, psnr, ms_ssim)` points.
@@ -267,6 +270,7 @@ pub fn evaluate(
         points,
         per_image,
         bd: Vec::new(),
+        refine: model.refinement(),
     })
 }
 

@@ -5,7 +5,7 @@ use image::RgbImage;
 
 use crate::container::{Container, Limits};
 use crate::error::Result;
-use crate::image_codec::{EncodeStats, ImageModel};
+use crate::image_codec::{EncodeStats, ImageModel, Refinement};
 use crate::walloc_codec::WallocModel;
 use crate::wavelet_codec::WaveletCodec;
 
@@ -46,6 +46,30 @@ impl ImageCodec {
             Self::Hyperprior(m) => m.digest(),
             Self::Walloc(m) => m.digest(),
             Self::Wavelet(m) => m.digest(),
+        }
+    }
+
+    /// Makes encoding refine each image's latents (`None` turns it off).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] for a model other than a (scale or mean-scale)
+    /// hyperprior, or a bad step size.
+    pub fn set_refinement(&mut self, refine: Option<Refinement>) -> Result<()> {
+        match self {
+            Self::Hyperprior(m) => m.set_refinement(refine),
+            _ if refine.is_none() => Ok(()),
+            _ => Err(crate::Error::InvalidArgument(format!(
+                "model {}: latent refinement needs a hyperprior model",
+                self.id()
+            ))),
+        }
+    }
+
+    /// The refinement encoding applies, if any.
+    pub fn refinement(&self) -> Option<Refinement> {
+        match self {
+            Self::Hyperprior(m) => m.refinement(),
+            _ => None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! - [`cpu`]: the fixed-order CPU kernel that runs `h_s` identically on every machine.
 //! - [`export`]: freezing a trained model into integer tables for `ncodec-entropy`.
 //! - [`postfilter`]: a small learned filter for decoded images.
+//! - [`refine`]: encoder-side latent refinement for the hyperprior family.
 //!
 //! Choose a device with `Device::flex()` (CPU, default build) or, with the `wgpu`
 //! feature, a GPU device; training wraps it with `.autodiff()`.
@@ -23,6 +24,7 @@ pub mod gaussian;
 pub mod gdn;
 pub mod hyperprior;
 pub mod postfilter;
+pub mod refine;
 pub mod walloc;
 pub mod wavelet;
 

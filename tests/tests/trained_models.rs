@@ -420,3 +420,72 @@ fn rate_distortion_stays_in_range() {
         }
     }
 }
+
+/// `bpp + λ·255²·MSE` of a decoded file, measured from its real size and pixels (MSE of
+/// values in `[0, 1]`, as in training).
+fn rd_cost(bytes: usize, img: &image::RgbImage, out: &image::RgbImage, lambda: f64) -> f64 {
+    let mse01 = 10f64.powf(-psnr_rgb(img, out).unwrap() / 10.0);
+    bits_per_pixel(bytes, img.width(), img.height()) + lambda * 255.0 * 255.0 * mse01
+}
+
+/// Encoder-side latent refinement lowers the real rate–distortion cost of a shipped
+/// hyperprior's files at a low and a high level (on this synthetic noisy fixture by 2.4 %
+/// and 0.9 % when written; by about 10 % on photos), and the refined file is an ordinary file
+/// of the model: a loaded model without refinement decodes it.
+#[test]
+fn refined_latents_lower_the_real_rd_cost() {
+    use ncodec::image_any::ImageCodec;
+    use ncodec::image_codec::Refinement;
+    let id = "hp-mean-64-r5-wide";
+    let img = fixture_image();
+    let ImageCodec::Hyperprior(plain) = registry::load_image_model(id, &Device::flex()).unwrap()
+    else {
+        panic!("{id} is a hyperprior model");
+    };
+    let mut refined = registry::load_image_model(id, &Device::flex()).unwrap();
+    refined
+        .set_refinement(Some(Refinement { steps: 8, lr: 0.01 }))
+        .unwrap();
+    let lambdas = plain.config().unwrap().lambdas.clone();
+    for q in [1u8, 7] {
+        let lambda = lambdas[usize::from(q)];
+        let (a, _) = plain.encode(&img, q).unwrap();
+        let (b, _) = refined.encode(&img, q).unwrap();
+        let limits = Limits::default();
+        let cost_a = rd_cost(a.len(), &img, &plain.decode(&a, &limits).unwrap(), lambda);
+        let cost_b = rd_cost(b.len(), &img, &plain.decode(&b, &limits).unwrap(), lambda);
+        assert!(
+            cost_b < 0.995 * cost_a,
+            "q{q}: refined cost {cost_b:.4} vs {cost_a:.4} ({} vs {} bytes)",
+            b.len(),
+            a.len()
+        );
+    }
+}
+
+/// Refinement is refused, with a message, where it does not apply: a model outside the
+/// hyperprior family, a bad step size, and an image beyond its memory bound.
+#[test]
+fn refinement_is_refused_where_it_does_not_apply() {
+    use ncodec::image_codec::{MAX_REFINE_PIXELS, Refinement};
+    let mut wavelet = registry::load_image_model("dwt97s-rgb", &Device::flex()).unwrap();
+    let err = wavelet
+        .set_refinement(Some(Refinement::steps(4)))
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a hyperprior"), "{err}");
+    assert!(wavelet.set_refinement(None).is_ok());
+
+    let mut hp = registry::load_image_model("hp-mean-64-r5-wide", &Device::flex()).unwrap();
+    let err = hp
+        .set_refinement(Some(Refinement {
+            steps: 4,
+            lr: f64::NAN,
+        }))
+        .unwrap_err();
+    assert!(err.to_string().contains("step size"), "{err}");
+    hp.set_refinement(Some(Refinement::steps(4))).unwrap();
+    let side = (MAX_REFINE_PIXELS as f64).sqrt() as u32;
+    let big = image::RgbImage::new(side + 1, side);
+    let err = hp.encode(&big, 0).unwrap_err();
+    assert!(err.to_string().contains("without refinement"), "{err}");
+}
