@@ -882,10 +882,14 @@ fn eval_image(a: EvalImageArgs) -> Result<(), CliError> {
     let w = |r: std::io::Result<()>| r.map_err(ctx("cannot write to stdout"));
     w(writeln!(
         out,
-        "model {} on {} ({} images)",
+        "model {} on {} ({} images){}",
         report.model,
         a.data.display(),
-        report.images
+        report.images,
+        report.refine.map_or(String::new(), |r| format!(
+            ", latents refined ({} steps, lr {})",
+            r.steps, r.lr
+        ))
     ))?;
     w(writeln!(
         out,
