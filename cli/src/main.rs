@@ -1148,12 +1148,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(ctx(format!("cannot encode {name}")))?;
             write_output(&output, &ncx)?;
             eprintln!(
-                "{name}: {}x{} -> {} bytes, {:.4} bpp (model {}, quality {q}; estimate {:.4} bpp)",
+                "{name}: {}x{} -> {} bytes, {:.4} bpp (model {}, quality {q}{}; estimate {:.4} bpp)",
                 w,
                 h,
                 stats.bytes,
                 stats.bytes as f64 * 8.0 / (w * h) as f64,
                 codec.id(),
+                codec.refinement().map_or(String::new(), |r| format!(
+                    ", latents refined in {} steps",
+                    r.steps
+                )),
                 stats.estimated_bits / (w * h) as f64
             );
         }

@@ -543,6 +543,11 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("latents refined in 4 steps"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let png = dir.join("r.png");
     let out = ncodec()
         .arg("decode")
