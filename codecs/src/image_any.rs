@@ -58,10 +58,7 @@ impl ImageCodec {
         match self {
             Self::Hyperprior(m) => m.set_refinement(refine),
             _ if refine.is_none() => Ok(()),
-            _ => Err(crate::Error::InvalidArgument(format!(
-                "model {}: latent refinement needs a hyperprior model",
-                self.id()
-            ))),
+            _ => Err(crate::image_codec::refinement_unsupported(self.id())),
         }
     }
 

@@ -75,6 +75,13 @@ impl Refinement {
     }
 }
 
+/// The error for refinement asked of a model outside the hyperprior family.
+pub(crate) fn refinement_unsupported(id: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "model {id}: latent refinement needs a hyperprior model"
+    ))
+}
+
 /// The transform of an [`ImageModel`].
 #[derive(Debug)]
 enum Net {
@@ -222,7 +229,8 @@ impl ImageModel {
         }
     }
 
-    /// Makes [`ImageModel::encode`] refine each image's latents before coding them.
+    /// Makes [`ImageModel::encode`] refine each image's latents before coding them
+    /// (`None`, or 0 steps, turns it off).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a factorized-prior model (it has no refinement) or
@@ -230,10 +238,7 @@ impl ImageModel {
     pub fn set_refinement(&mut self, refine: Option<Refinement>) -> Result<()> {
         if let Some(r) = refine {
             if self.is_factorized() {
-                return Err(Error::InvalidArgument(format!(
-                    "model {}: latent refinement needs a hyperprior model",
-                    self.id
-                )));
+                return Err(refinement_unsupported(&self.id));
             }
             if !(r.lr.is_finite() && r.lr > 0.0) {
                 return Err(Error::InvalidArgument(format!(
@@ -242,7 +247,7 @@ impl ImageModel {
                 )));
             }
         }
-        self.refine = refine;
+        self.refine = refine.filter(|r| r.steps > 0);
         Ok(())
     }
 
@@ -291,7 +296,7 @@ impl ImageModel {
             w.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
             h.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
         );
-        if self.refine.is_some_and(|r| r.steps > 0) && pw * ph > MAX_REFINE_PIXELS {
+        if self.refine.is_some() && pw * ph > MAX_REFINE_PIXELS {
             return Err(Error::InvalidArgument(format!(
                 "latent refinement is limited to {MAX_REFINE_PIXELS} pixels (after padding \
                  to multiples of {PAD_MULTIPLE}); this image is {w}×{h}: encode it without \
@@ -362,7 +367,7 @@ impl ImageModel {
         valid: (usize, usize),
     ) -> Result<(Vec<Section>, f64)> {
         let y = match self.refine {
-            Some(r) if r.steps > 0 => {
+            Some(r) => {
                 let settings = RefineSettings {
                     steps: r.steps,
                     lr: r.lr,
@@ -370,7 +375,7 @@ impl ImageModel {
                 };
                 model.refine_latents(x, level, valid, settings).y
             }
-            _ => model.g_a(x, level),
+            None => model.g_a(x, level),
         };
         let z = model.h_a(y.clone());
         let [_, m, yh, yw] = y.dims();

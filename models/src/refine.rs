@@ -83,7 +83,8 @@ impl Hyperprior {
         let pixels = (h * w) as f64;
         let c = self.hyper_channels();
         let medians = self.entropy_bottleneck.medians().reshape([1, c, 1, 1]);
-        let cost_and_grad = |y: Tensor<4>| -> (f64, Tensor<4>) {
+        // The cost of `y`, and its gradient when another step will use it.
+        let cost_and_grad = |y: Tensor<4>, with_grad: bool| -> (f64, Option<Tensor<4>>) {
             let y = y.autodiff().require_grad();
             let z = self.h_a(y.clone());
             let z_hat = ste_round(z - medians.clone()) + medians.clone();
@@ -107,8 +108,10 @@ impl Hyperprior {
             let bpp = (y_bits + z_bits).div_scalar(pixels * std::f64::consts::LN_2);
             let cost = bpp + mse.mul_scalar(settings.lambda * 255.0 * 255.0);
             let value = f64::from(cost.clone().into_scalar::<f32>());
-            let grads = cost.backward();
-            let g = y.grad(&grads).expect("the latents require gradients");
+            let g = with_grad.then(|| {
+                let grads = cost.backward();
+                y.grad(&grads).expect("the latents require gradients")
+            });
             (value, g)
         };
 
@@ -116,16 +119,17 @@ impl Hyperprior {
         let mut y = y0.clone();
         let mut m = y.zeros_like();
         let mut v = y.zeros_like();
-        let (initial_cost, mut g) = cost_and_grad(y.clone());
+        let (initial_cost, mut g) = cost_and_grad(y.clone(), settings.steps > 0);
         let (mut best, mut best_cost, mut best_step) = (y0, initial_cost, 0);
         for step in 1..=settings.steps {
             let lr = settings.lr * (settings.steps + 1 - step) as f64 / settings.steps as f64;
-            m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
-            v = v.mul_scalar(b2) + g.square().mul_scalar(1.0 - b2);
+            let grad = g.take().expect("a gradient for every step");
+            m = m.mul_scalar(b1) + grad.clone().mul_scalar(1.0 - b1);
+            v = v.mul_scalar(b2) + grad.square().mul_scalar(1.0 - b2);
             let m_hat = m.clone().div_scalar(1.0 - b1.powi(step as i32));
             let v_hat = v.clone().div_scalar(1.0 - b2.powi(step as i32));
             y = y - (m_hat / v_hat.sqrt().add_scalar(eps)).mul_scalar(lr);
-            let (cost, grad) = cost_and_grad(y.clone());
+            let (cost, grad) = cost_and_grad(y.clone(), step < settings.steps);
             if cost < best_cost {
                 (best, best_cost, best_step) = (y.clone(), cost, step);
             }
