@@ -120,6 +120,22 @@ fn tmpdir(tag: &str) -> std::path::PathBuf {
     d
 }
 
+/// Runs `ncodec decode NCX -o OUT` and asserts that it succeeded.
+fn decode_ok(ncx: &std::path::Path, out: &std::path::Path) {
+    let run = ncodec()
+        .arg("decode")
+        .arg(ncx)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 #[test]
 fn encode_info_decode_with_the_default_model() {
     let dir = tmpdir("roundtrip");
@@ -145,32 +161,12 @@ fn encode_info_decode_with_the_default_model() {
     assert_eq!(v["header"]["media"]["width"], 200);
     assert_eq!(v["header"]["media"]["height"], 176);
     let png = dir.join("a.png");
-    let out = ncodec()
-        .arg("decode")
-        .arg(&ncx)
-        .arg("-o")
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    decode_ok(&ncx, &png);
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (200, 176));
     // JPEG output by extension.
     let jpg = dir.join("a.jpg");
-    assert!(
-        ncodec()
-            .arg("decode")
-            .arg(&ncx)
-            .arg("-o")
-            .arg(&jpg)
-            .status()
-            .unwrap()
-            .success()
-    );
+    decode_ok(&ncx, &jpg);
     assert_eq!(image::open(&jpg).unwrap().width(), 200);
     // An unknown extension is refused, and nothing is written.
     let bad = dir.join("a.xyz");
@@ -479,16 +475,7 @@ fn the_wavelet_codec_is_picked_by_name() {
         "{text}"
     );
     let png = dir.join("a.png");
-    assert!(
-        ncodec()
-            .arg("decode")
-            .arg(&ncx)
-            .arg("-o")
-            .arg(&png)
-            .status()
-            .unwrap()
-            .success()
-    );
+    decode_ok(&ncx, &png);
     let out = ncodec()
         .arg("compare")
         .arg(fixture("metrics_a.png"))
@@ -549,18 +536,7 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
         String::from_utf8_lossy(&out.stderr)
     );
     let png = dir.join("r.png");
-    let out = ncodec()
-        .arg("decode")
-        .arg(&ncx)
-        .arg("-o")
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    decode_ok(&ncx, &png);
     assert_eq!(image::open(&png).unwrap().width(), 200);
 
     let refused = dir.join("w.ncx");

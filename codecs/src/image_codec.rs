@@ -75,6 +75,15 @@ impl Refinement {
     }
 }
 
+/// A model config's `"factorized"` flag (absent: false). A factorized model's config
+/// parses as a hyperprior's too, so the flag tells them apart.
+pub(crate) fn is_factorized(config: &serde_json::Value) -> bool {
+    config
+        .get("factorized")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
 /// The error for refinement asked of a model outside the hyperprior family.
 pub(crate) fn refinement_unsupported(id: &str) -> Error {
     Error::InvalidArgument(format!(
@@ -137,11 +146,9 @@ impl ImageModel {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .map_err(|e| bad("weights", &e))?;
         let priors = FrozenPriors::from_bytes(tables).map_err(|e| bad("tables", &e))?;
-        let factorized = serde_json::from_slice::<serde_json::Value>(config)
-            .map_err(|e| bad("config", &e))?
-            .get("factorized")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
+        let factorized = is_factorized(
+            &serde_json::from_slice::<serde_json::Value>(config).map_err(|e| bad("config", &e))?,
+        );
         let (net, density_channels) = if factorized {
             let cfg: FactorizedConfig =
                 serde_json::from_slice(config).map_err(|e| bad("config", &e))?;

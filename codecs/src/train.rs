@@ -23,7 +23,7 @@ use ncodec_models::factorized::{Factorized, FactorizedConfig};
 use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet, RdOutput, same_lambda};
 
 use crate::error::{Error, Result, io_err};
-use crate::image_codec::ImageNetRef;
+use crate::image_codec::{ImageNetRef, is_factorized};
 
 /// Everything a training run needs; saved as `train.json` in the output folder.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -280,15 +280,6 @@ fn init_source(opts: &TrainOptions) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
 fn init_error(opts: &TrainOptions, e: &dyn std::fmt::Display) -> Error {
     let source = opts.init.as_deref().unwrap_or_default();
     Error::InvalidArgument(format!("--init {source}: {e}"))
-}
-
-/// A model config's `"factorized"` flag (absent: false). A factorized model's config
-/// parses as a hyperprior's too, so the flag tells them apart.
-fn is_factorized(config: &serde_json::Value) -> bool {
-    config
-        .get("factorized")
-        .and_then(|f| f.as_bool())
-        .unwrap_or(false)
 }
 
 /// Checks that the `--init` source's `model.json` (`config`) describes the model `cfg`
