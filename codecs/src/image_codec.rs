@@ -22,7 +22,7 @@ use ncodec_models::cpu::{CpuNet, FeatureMap};
 use ncodec_models::export::FrozenPriors;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
 use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, to_f32_vec as to_vec};
-use ncodec_models::refine::RefineSettings;
+use ncodec_models::refine::{RefineSettings, Tiling};
 use sha2::{Digest, Sha256};
 
 use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section, hex};
@@ -31,10 +31,17 @@ use crate::error::{Error, Result};
 /// Spatial downsampling of `z` relative to the image (`y` is 16×, `z` 64×).
 pub const PAD_MULTIPLE: usize = 64;
 
-/// The largest padded image [`ImageModel::encode`] refines (2048 × 2048). Refinement keeps
-/// the whole image's activations for the backward pass: a 2048 × 2048 encode with
-/// `hp-mean-64-r5-wide` peaked at 2.0 GB resident with refinement and 0.83 GB without.
-pub const MAX_REFINE_PIXELS: usize = 2048 * 2048;
+/// The largest padded side [`ImageModel::encode`] refines whole (2048): the backward pass
+/// keeps the whole image's activations, and a 2048 × 2048 encode with
+/// `hp-mean-64-r5-wide` peaked at 2.0 GB resident with refinement (0.83 GB without). An
+/// image with a longer side is refined in [`REFINE_TILING`] tiles.
+pub const REFINE_WHOLE_MAX_SIDE: usize = 2048;
+
+/// The tiles of an image refined in parts: 1024-pixel cores with 128 pixels of context.
+pub const REFINE_TILING: Tiling = Tiling {
+    core: 1024,
+    halo: 128,
+};
 
 /// Independent entropy streams for `y` (lets decoding use several cores).
 const Y_STREAMS: usize = 4;
@@ -303,13 +310,6 @@ impl ImageModel {
             w.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
             h.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE,
         );
-        if self.refine.is_some() && pw * ph > MAX_REFINE_PIXELS {
-            return Err(Error::InvalidArgument(format!(
-                "latent refinement is limited to {MAX_REFINE_PIXELS} pixels (after padding \
-                 to multiples of {PAD_MULTIPLE}); this image is {w}×{h}: encode it without \
-                 refinement"
-            )));
-        }
         let x = Tensor::<4>::from_data(
             TensorData::new(pad_replicate(img, pw, ph), [1, 3, ph, pw]),
             &self.device,
@@ -380,7 +380,14 @@ impl ImageModel {
                     lr: r.lr,
                     lambda: cfg.lambdas[level],
                 };
-                model.refine_latents(x, level, valid, settings).y
+                let [_, _, ph, pw] = x.dims();
+                if ph.max(pw) <= REFINE_WHOLE_MAX_SIDE {
+                    model.refine_latents(x, level, valid, settings).y
+                } else {
+                    model
+                        .refine_latents_tiled(x, level, valid, settings, REFINE_TILING)
+                        .y
+                }
             }
             None => model.g_a(x, level),
         };

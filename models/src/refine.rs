@@ -47,23 +47,91 @@ pub struct Refined {
     pub best_step: usize,
 }
 
+/// How [`Hyperprior::refine_latents_tiled`] splits an image, in pixels of the padded
+/// image. Both sides are multiples of 64, the size of one hyper-latent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    /// Side of the square of latents refined at a time (the tile's core), in pixels.
+    pub core: usize,
+    /// Context on each side of a core, in pixels: its latents enter the cost's transforms
+    /// but are held fixed, and its pixels and bits are not counted. 128 pixels covers the
+    /// synthesis transform's reach (the core's pixels are reconstructed exactly) and part
+    /// of the hyper-transforms' (rates near a core's edge are estimated).
+    pub halo: usize,
+}
+
+/// A rectangle `[r0, r1) × [c0, c1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rect {
+    r0: usize,
+    r1: usize,
+    c0: usize,
+    c1: usize,
+}
+
+impl Rect {
+    fn rows(&self) -> usize {
+        self.r1 - self.r0
+    }
+
+    fn cols(&self) -> usize {
+        self.c1 - self.c0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.r1 <= self.r0 || self.c1 <= self.c0
+    }
+
+    /// This rectangle, `by` smaller (`by` divides its sides).
+    fn scaled_down(&self, by: usize) -> Rect {
+        Rect {
+            r0: self.r0 / by,
+            r1: self.r1 / by,
+            c0: self.c0 / by,
+            c1: self.c1 / by,
+        }
+    }
+
+    /// This rectangle in the coordinates of one starting at `origin`.
+    fn relative_to(&self, origin: &Rect) -> Rect {
+        Rect {
+            r0: self.r0 - origin.r0,
+            r1: self.r1 - origin.r0,
+            c0: self.c0 - origin.c0,
+            c1: self.c1 - origin.c0,
+        }
+    }
+
+    /// The rows and columns of `t` (`[b, c, h, w]`) this rectangle covers.
+    fn crop(&self, t: Tensor<4>) -> Tensor<4> {
+        t.narrow(2, self.r0, self.rows())
+            .narrow(3, self.c0, self.cols())
+    }
+}
+
 /// `round(v)` in the forward pass, the identity in the backward pass.
 fn ste_round(v: Tensor<4>) -> Tensor<4> {
     let r = v.clone().round();
     v.clone() + (r - v).detach()
 }
 
+/// Pixels per latent (`y`) cell and per hyper-latent (`z`) cell.
+const Y_CELL: usize = 16;
+const Z_CELL: usize = 64;
+
 impl Hyperprior {
     /// Refines the latents of one image for its rate–distortion cost at `level` (see the
-    /// module docs).
+    /// module docs), the whole image at once.
     ///
     /// `x` is the padded image `[1, 3, H, W]` in `[0, 1]` (H, W multiples of 64);
     /// distortion counts only its top-left `valid = (height, width)` pixels, the image
     /// itself, and rate is counted per valid pixel. The model's own tensors never require
-    /// gradients; only the latents do.
+    /// gradients; only the latents do. The backward pass keeps the whole image's
+    /// activations; [`Hyperprior::refine_latents_tiled`] bounds them.
     ///
     /// # Panics
-    /// If `valid` is empty or larger than `x`, or `level` is out of range.
+    /// If `valid` is empty or larger than `x`, `x`'s sides are not multiples of 64, or
+    /// `level` is out of range.
     pub fn refine_latents(
         &self,
         x: Tensor<4>,
@@ -72,15 +140,128 @@ impl Hyperprior {
         settings: RefineSettings,
     ) -> Refined {
         let [_, _, ph, pw] = x.dims();
+        let whole = Tiling {
+            core: ph.max(pw).next_multiple_of(Z_CELL),
+            halo: 0,
+        };
+        self.refine_latents_tiled(x, level, valid, settings, whole)
+    }
+
+    /// Like [`Hyperprior::refine_latents`], one tile's core at a time (row-major), so that
+    /// memory is bounded by a tile with its halo whatever the image's size.
+    ///
+    /// A tile's cost is the rate of its core's latents (and of the hyper-latents over the
+    /// core) plus the distortion of the core's valid pixels; its halo's latents, already
+    /// refined for the tiles before it, are held fixed. The returned costs are the tiles'
+    /// estimates averaged over valid pixels, and `best_step` is the latest step any tile
+    /// returned. One tile as large as the image is [`Hyperprior::refine_latents`].
+    ///
+    /// # Panics
+    /// As [`Hyperprior::refine_latents`], and if the core is empty or the core or halo is
+    /// not a multiple of 64.
+    pub fn refine_latents_tiled(
+        &self,
+        x: Tensor<4>,
+        level: usize,
+        valid: (usize, usize),
+        settings: RefineSettings,
+        tiling: Tiling,
+    ) -> Refined {
+        let [_, _, ph, pw] = x.dims();
         let (h, w) = valid;
         assert!(
             h > 0 && w > 0 && h <= ph && w <= pw,
             "valid region in the image"
         );
+        assert!(
+            ph % Z_CELL == 0 && pw % Z_CELL == 0,
+            "image padded to multiples of {Z_CELL}"
+        );
         assert!(level < self.levels(), "level in range");
-        let y0 = self.g_a(x.clone(), level).detach();
-        let x = x.narrow(2, 0, h).narrow(3, 0, w).autodiff();
-        let pixels = (h * w) as f64;
+        let Tiling { core: side, halo } = tiling;
+        assert!(
+            side > 0 && side % Z_CELL == 0 && halo % Z_CELL == 0,
+            "tiles of whole hyper-latent cells"
+        );
+        let mut y = self.g_a(x.clone(), level).detach();
+        let m = y.dims()[1];
+        let (mut initial_cost, mut cost, mut best_step, mut counted_px) = (0.0, 0.0, 0, 0);
+        for r0 in (0..ph).step_by(side) {
+            for c0 in (0..pw).step_by(side) {
+                let core = Rect {
+                    r0,
+                    r1: (r0 + side).min(ph),
+                    c0,
+                    c1: (c0 + side).min(pw),
+                };
+                // Padding is less than a hyper-latent cell, so every core holds pixels
+                // of the image.
+                let counted = Rect {
+                    r1: core.r1.min(h),
+                    c1: core.c1.min(w),
+                    ..core
+                };
+                debug_assert!(!counted.is_empty());
+                let crop = Rect {
+                    r0: r0.saturating_sub(halo),
+                    r1: (core.r1 + halo).min(ph),
+                    c0: c0.saturating_sub(halo),
+                    c1: (core.c1 + halo).min(pw),
+                };
+                let tile = self.refine_tile(
+                    crop.crop(x.clone()),
+                    crop.scaled_down(Y_CELL).crop(y.clone()),
+                    level,
+                    core.relative_to(&crop),
+                    counted.relative_to(&crop),
+                    settings,
+                );
+                let n = (counted.rows() * counted.cols()) as f64;
+                initial_cost += tile.initial_cost * n;
+                cost += tile.cost * n;
+                counted_px += counted.rows() * counted.cols();
+                best_step = best_step.max(tile.best_step);
+                if crop == core && core.rows() == ph && core.cols() == pw {
+                    y = tile.y;
+                } else {
+                    let at = core.scaled_down(Y_CELL);
+                    let refined = core.relative_to(&crop).scaled_down(Y_CELL).crop(tile.y);
+                    y = y.slice_assign([0..1, 0..m, at.r0..at.r1, at.c0..at.c1], refined);
+                }
+            }
+        }
+        let counted_px = counted_px as f64;
+        Refined {
+            y,
+            initial_cost: initial_cost / counted_px,
+            cost: cost / counted_px,
+            best_step,
+        }
+    }
+
+    /// Refines the latents `y0` (of the image crop `x`) inside `core`, for the rate of
+    /// `core`'s latents and the distortion of the pixels in `counted` (both in `x`'s
+    /// pixels); returns the whole crop's latents.
+    fn refine_tile(
+        &self,
+        x: Tensor<4>,
+        y0: Tensor<4>,
+        level: usize,
+        core: Rect,
+        counted: Rect,
+        settings: RefineSettings,
+    ) -> Refined {
+        let x = counted.crop(x).autodiff();
+        let pixels = (counted.rows() * counted.cols()) as f64;
+        let (core_y, core_z) = (core.scaled_down(Y_CELL), core.scaled_down(Z_CELL));
+        let [_, ch, yh, yw] = y0.dims();
+        // Gradients outside the core are zeroed, so Adam leaves those latents as they are.
+        let mask = (core_y.rows() != yh || core_y.cols() != yw).then(|| {
+            y0.zeros_like().slice_fill(
+                [0..1, 0..ch, core_y.r0..core_y.r1, core_y.c0..core_y.c1],
+                1.0,
+            )
+        });
         let c = self.hyper_channels();
         let medians = self.entropy_bottleneck.medians().reshape([1, c, 1, 1]);
         // The cost of `y`, and its gradient when another step will use it.
@@ -88,9 +269,8 @@ impl Hyperprior {
             let y = y.autodiff().require_grad();
             let z = self.h_a(y.clone());
             let z_hat = ste_round(z - medians.clone()) + medians.clone();
-            let z_bits = self
-                .entropy_bottleneck
-                .likelihood(z_hat.clone())
+            let z_bits = core_z
+                .crop(self.entropy_bottleneck.likelihood(z_hat.clone()))
                 .log()
                 .sum()
                 .neg();
@@ -99,18 +279,23 @@ impl Hyperprior {
                 Some(mu) => ste_round(y.clone() - mu.clone()) + mu.clone(),
                 None => ste_round(y.clone()),
             };
-            let y_bits = gaussian_likelihood(y_hat.clone(), scales, means)
+            let y_bits = core_y
+                .crop(gaussian_likelihood(y_hat.clone(), scales, means))
                 .log()
                 .sum()
                 .neg();
-            let x_hat = self.g_s(y_hat, level).narrow(2, 0, h).narrow(3, 0, w);
+            let x_hat = counted.crop(self.g_s(y_hat, level));
             let mse = (x_hat - x.clone()).square().mean();
             let bpp = (y_bits + z_bits).div_scalar(pixels * std::f64::consts::LN_2);
             let cost = bpp + mse.mul_scalar(settings.lambda * 255.0 * 255.0);
             let value = f64::from(cost.clone().into_scalar::<f32>());
             let g = with_grad.then(|| {
                 let grads = cost.backward();
-                y.grad(&grads).expect("the latents require gradients")
+                let g = y.grad(&grads).expect("the latents require gradients");
+                match &mask {
+                    Some(mask) => g * mask.clone(),
+                    None => g,
+                }
             });
             (value, g)
         };
@@ -201,5 +386,100 @@ mod tests {
         assert!(stepped.cost <= stepped.initial_cost);
         assert!(stepped.best_step <= 3);
         assert_eq!(stepped.initial_cost, r.initial_cost);
+    }
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// Tiles whose halo reaches across the image each see the whole image, so their costs
+    /// (the rate of a core's latents and hyper-latents, the distortion of a core's valid
+    /// pixels) add up exactly to the whole image's cost: cores, counted pixels and rates
+    /// partition the image. With steps, tiled refinement lowers its estimate too.
+    #[test]
+    fn tiles_partition_the_whole_image_cost() {
+        let device = Device::flex();
+        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
+            .with_mean_scale(true)
+            .init(&device);
+        let valid = (120, 170);
+        let across = Tiling {
+            core: 64,
+            halo: 192,
+        };
+        // Rate alone (λ = 0) of an image far outside `[0, 1]`, whose latents cost an
+        // untrained model many bits; then an image in range with distortion, which
+        // dominates an untrained model's cost.
+        for (range, lambda) in [(100.0, 0.0), (1.0, 0.05)] {
+            let x =
+                Tensor::<4>::random([1, 3, 128, 192], Distribution::Uniform(0.0, range), &device);
+            let settings = RefineSettings {
+                steps: 0,
+                lr: 0.01,
+                lambda,
+            };
+            let whole = model.refine_latents(x.clone(), 1, valid, settings);
+            let tiled = model.refine_latents_tiled(x.clone(), 1, valid, settings, across);
+            let y0 = values(whole.y);
+            assert_eq!(values(tiled.y), y0);
+            assert!(
+                (tiled.initial_cost - whole.initial_cost).abs() < 1e-5 * whole.initial_cost,
+                "λ {lambda}: {} vs {}",
+                tiled.initial_cost,
+                whole.initial_cost
+            );
+            if lambda == 0.0 {
+                continue;
+            }
+            let stepped = model.refine_latents_tiled(
+                x,
+                1,
+                valid,
+                RefineSettings {
+                    steps: 5,
+                    lr: 0.5,
+                    lambda: 1.0,
+                },
+                Tiling { core: 64, halo: 64 },
+            );
+            assert!(stepped.cost < stepped.initial_cost);
+            assert_ne!(values(stepped.y), y0);
+        }
+    }
+
+    /// A tile changes only its core's latents; its halo's stay as they were.
+    #[test]
+    fn a_tile_refines_only_its_core() {
+        let device = Device::flex();
+        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
+            .with_mean_scale(true)
+            .init(&device);
+        let x = Tensor::<4>::random([1, 3, 128, 192], Distribution::Uniform(0.0, 1.0), &device);
+        let y0 = model.g_a(x.clone(), 0);
+        let core = Rect {
+            r0: 64,
+            r1: 128,
+            c0: 64,
+            c1: 128,
+        };
+        let settings = RefineSettings {
+            steps: 5,
+            lr: 0.5,
+            lambda: 1.0,
+        };
+        let tile = model.refine_tile(x, y0.clone(), 0, core, core, settings);
+        assert!(tile.best_step > 0);
+        let (a, b) = (values(y0), values(tile.y));
+        // `y` is `[1, 8, 8, 12]`; the core is rows 4..8, columns 4..8.
+        let mut changed = 0;
+        for (i, (u, v)) in a.iter().zip(&b).enumerate() {
+            let (r, c) = ((i / 12) % 8, i % 12);
+            if (4..8).contains(&r) && (4..8).contains(&c) {
+                changed += usize::from(u != v);
+            } else {
+                assert_eq!(u, v, "latent {i} outside the core changed");
+            }
+        }
+        assert!(changed > 0, "no latent in the core changed");
     }
 }
