@@ -54,9 +54,11 @@ pub struct Tiling {
     /// Side of the square of latents refined at a time (the tile's core), in pixels.
     pub core: usize,
     /// Context on each side of a core, in pixels: its latents enter the cost's transforms
-    /// but are held fixed, and its pixels and bits are not counted. 128 pixels covers the
-    /// synthesis transform's reach (the core's pixels are reconstructed exactly) and part
-    /// of the hyper-transforms' (rates near a core's edge are estimated).
+    /// but are held fixed, and its pixels and bits are not counted. A latent reaches
+    /// about 32 pixels through the synthesis transform (four 5×5 stride-2 transposed
+    /// convolutions), so with a halo of 64 or more a core's pixels are reconstructed as
+    /// in the whole image; through `h_a` and `h_s` it reaches about 14 latents (224
+    /// pixels), so rates near a core's edge are estimates unless the halo is that wide.
     pub halo: usize,
 }
 
@@ -445,6 +447,42 @@ mod tests {
             assert!(stepped.cost < stepped.initial_cost);
             assert_ne!(values(stepped.y), y0);
         }
+    }
+
+    /// A halo of 64 pixels is wider than a latent's reach through `g_s`: with distortion
+    /// dominating the cost, 128-pixel tiles with that halo add up to the whole image's
+    /// cost although no crop is the whole image; without a halo they do not.
+    #[test]
+    fn a_64_pixel_halo_reconstructs_a_core_as_the_whole_image_does() {
+        let device = Device::flex();
+        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
+            .with_mean_scale(true)
+            .init(&device);
+        let x = Tensor::<4>::random([1, 3, 384, 448], Distribution::Uniform(0.0, 1.0), &device);
+        let valid = (384, 448);
+        let settings = RefineSettings {
+            steps: 0,
+            lr: 0.01,
+            lambda: 10.0,
+        };
+        let whole = model
+            .refine_latents(x.clone(), 0, valid, settings)
+            .initial_cost;
+        let tiled = |halo| {
+            let tiling = Tiling { core: 128, halo };
+            model
+                .refine_latents_tiled(x.clone(), 0, valid, settings, tiling)
+                .initial_cost
+        };
+        let (with_halo, without) = (tiled(64), tiled(0));
+        assert!(
+            (with_halo - whole).abs() < 1e-5 * whole,
+            "{with_halo} vs {whole}"
+        );
+        assert!(
+            (without - whole).abs() > 1e-5 * whole,
+            "{without} vs {whole}"
+        );
     }
 
     /// A tile changes only its core's latents; its halo's stay as they were.
