@@ -337,15 +337,25 @@ mod tests {
     use crate::hyperprior::HyperpriorConfig;
     use burn::tensor::Distribution;
 
+    /// An untrained mean-scale hyperprior with N = M = 8 and two levels, on the CPU.
+    fn tiny_model() -> (Hyperprior, Device) {
+        let device = Device::flex();
+        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
+            .with_mean_scale(true)
+            .init(&device);
+        (model, device)
+    }
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
     /// With no steps the latents are `g_a`'s, and the cost refinement starts from is the
     /// quantised forward pass's `bpp + λ·255²·MSE` (`forward_eval`), so what it lowers is
     /// the codec's own estimate. With steps it never returns a costlier iterate.
     #[test]
     fn the_starting_cost_is_the_quantised_rd_cost() {
-        let device = Device::flex();
-        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
-            .with_mean_scale(true)
-            .init(&device);
+        let (model, device) = tiny_model();
         let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
         let lambda = 0.05;
         let settings = RefineSettings {
@@ -356,13 +366,7 @@ mod tests {
         let r = model.refine_latents(x.clone(), 1, (64, 64), settings);
         assert_eq!(r.best_step, 0);
         assert_eq!(r.cost, r.initial_cost);
-        let y0: Vec<f32> = model
-            .g_a(x.clone(), 1)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        let y: Vec<f32> = r.y.into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(y, y0);
+        assert_eq!(values(r.y), values(model.g_a(x.clone(), 1)));
 
         let out = model.forward_eval(x.clone(), 1);
         let bits = |l: Tensor<4>| -f64::from(l.log().sum().into_scalar::<f32>());
@@ -390,20 +394,13 @@ mod tests {
         assert_eq!(stepped.initial_cost, r.initial_cost);
     }
 
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
     /// Tiles whose halo reaches across the image each see the whole image, so their costs
     /// (the rate of a core's latents and hyper-latents, the distortion of a core's valid
     /// pixels) add up exactly to the whole image's cost: cores, counted pixels and rates
     /// partition the image. With steps, tiled refinement lowers its estimate too.
     #[test]
     fn tiles_partition_the_whole_image_cost() {
-        let device = Device::flex();
-        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
-            .with_mean_scale(true)
-            .init(&device);
+        let (model, device) = tiny_model();
         let valid = (120, 170);
         let across = Tiling {
             core: 64,
@@ -454,10 +451,7 @@ mod tests {
     /// cost although no crop is the whole image; without a halo they do not.
     #[test]
     fn a_64_pixel_halo_reconstructs_a_core_as_the_whole_image_does() {
-        let device = Device::flex();
-        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
-            .with_mean_scale(true)
-            .init(&device);
+        let (model, device) = tiny_model();
         let x = Tensor::<4>::random([1, 3, 384, 448], Distribution::Uniform(0.0, 1.0), &device);
         let valid = (384, 448);
         let settings = RefineSettings {
@@ -488,10 +482,7 @@ mod tests {
     /// A tile changes only its core's latents; its halo's stay as they were.
     #[test]
     fn a_tile_refines_only_its_core() {
-        let device = Device::flex();
-        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
-            .with_mean_scale(true)
-            .init(&device);
+        let (model, device) = tiny_model();
         let x = Tensor::<4>::random([1, 3, 128, 192], Distribution::Uniform(0.0, 1.0), &device);
         let y0 = model.g_a(x.clone(), 0);
         let core = Rect {
