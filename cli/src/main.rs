@@ -1142,6 +1142,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let (w, h) = (u64::from(rgb.width()), u64::from(rgb.height()));
             let (mut codec, default_q) = load_model(model.as_deref(), model_dir.as_ref())?;
             set_refinement(&mut codec, refine, refine_lr)?;
+            let tile_name = name.clone();
+            codec.set_refine_progress(Some(ncodec::image_codec::RefineProgress::new(
+                move |done, total| {
+                    eprint!("\r{tile_name}: refining latents, {done}/{total} tiles done");
+                    if done == total {
+                        eprintln!();
+                    }
+                },
+            )));
             let q = quality.unwrap_or(default_q);
             let (ncx, stats) = codec
                 .encode_with_channels(&rgb, channels, q)

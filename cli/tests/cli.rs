@@ -530,10 +530,11 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("latents refined in 4 steps"), "{said}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("latents refined in 4 steps"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        !said.contains("tile"),
+        "a small image is refined whole: {said}"
     );
     let png = dir.join("r.png");
     decode_ok(&ncx, &png);
@@ -548,5 +549,41 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!refused.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An image with a side above 2048 pixels is refined in tiles, and `encode` says how many
+/// are done, before the first and after each; the file decodes to the image's size.
+#[test]
+fn refine_reports_each_tile_of_a_long_image() {
+    let dir = tmpdir("refine-tiles");
+    let small = image::open(fixture("metrics_a.png")).unwrap().to_rgb8();
+    let long = image::RgbImage::from_fn(2100, 64, |x, y| *small.get_pixel(x % small.width(), y));
+    let png = dir.join("long.png");
+    long.save(&png).unwrap();
+    let ncx = dir.join("long.ncx");
+    let out = ncodec()
+        .arg("encode")
+        .arg(&png)
+        .arg("-o")
+        .arg(&ncx)
+        .args([
+            "--model",
+            "hp-mean-64-r5-wide",
+            "--quality",
+            "1",
+            "--refine",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    for tile in ["0/3 tiles", "1/3 tiles", "2/3 tiles", "3/3 tiles done\n"] {
+        assert!(said.contains(tile), "no {tile:?} in {said}");
+    }
+    let back = dir.join("back.png");
+    decode_ok(&ncx, &back);
+    assert_eq!(image::open(&back).unwrap().width(), 2100);
     std::fs::remove_dir_all(&dir).ok();
 }

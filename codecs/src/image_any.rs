@@ -5,7 +5,7 @@ use image::RgbImage;
 
 use crate::container::{Container, Limits};
 use crate::error::Result;
-use crate::image_codec::{EncodeStats, ImageModel, Refinement};
+use crate::image_codec::{EncodeStats, ImageModel, RefineProgress, Refinement};
 use crate::walloc_codec::WallocModel;
 use crate::wavelet_codec::WaveletCodec;
 
@@ -67,6 +67,14 @@ impl ImageCodec {
         match self {
             Self::Hyperprior(m) => m.refinement(),
             _ => None,
+        }
+    }
+
+    /// Reports each tile of a refinement done in tiles (hyperprior models; the others do
+    /// not refine, and ignore it).
+    pub fn set_refine_progress(&mut self, progress: Option<RefineProgress>) {
+        if let Self::Hyperprior(m) = self {
+            m.set_refine_progress(progress);
         }
     }
 

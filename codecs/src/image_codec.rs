@@ -55,6 +55,26 @@ pub struct ImageModel {
     digest: [u8; 32],
     device: Device,
     refine: Option<Refinement>,
+    refine_progress: Option<RefineProgress>,
+}
+
+/// Told `(done, total)` before the first tile and after each while
+/// [`ImageModel::encode`] refines an image in tiles (see [`REFINE_WHOLE_MAX_SIDE`]), so
+/// that a front end can show progress.
+#[derive(Clone)]
+pub struct RefineProgress(std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>);
+
+impl RefineProgress {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(usize, usize) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for RefineProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefineProgress")
+    }
 }
 
 /// Encoder-side latent refinement of a hyperprior model's files (see
@@ -186,6 +206,7 @@ impl ImageModel {
             priors,
             device: device.clone(),
             refine: None,
+            refine_progress: None,
         })
     }
 
@@ -268,6 +289,11 @@ impl ImageModel {
     /// The refinement [`ImageModel::encode`] applies, if any.
     pub fn refinement(&self) -> Option<Refinement> {
         self.refine
+    }
+
+    /// Makes [`ImageModel::encode`] report each tile of a refinement done in tiles.
+    pub fn set_refine_progress(&mut self, progress: Option<RefineProgress>) {
+        self.refine_progress = progress;
     }
 
     /// True for a factorized-prior model (no hyper-latents).
@@ -384,8 +410,13 @@ impl ImageModel {
                 if ph.max(pw) <= REFINE_WHOLE_MAX_SIDE {
                     model.refine_latents(x, level, valid, settings).y
                 } else {
+                    let report = |done, total| {
+                        if let Some(p) = &self.refine_progress {
+                            (p.0)(done, total);
+                        }
+                    };
                     model
-                        .refine_latents_tiled(x, level, valid, settings, REFINE_TILING)
+                        .refine_latents_tiled(x, level, valid, settings, REFINE_TILING, &report)
                         .y
                 }
             }

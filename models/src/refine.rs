@@ -146,7 +146,7 @@ impl Hyperprior {
             core: ph.max(pw).next_multiple_of(Z_CELL),
             halo: 0,
         };
-        self.refine_latents_tiled(x, level, valid, settings, whole)
+        self.refine_latents_tiled(x, level, valid, settings, whole, &|_, _| {})
     }
 
     /// Like [`Hyperprior::refine_latents`], one tile's core at a time (row-major), so that
@@ -157,6 +157,7 @@ impl Hyperprior {
     /// refined for the tiles before it, are held fixed. The returned costs are the tiles'
     /// estimates averaged over valid pixels, and `best_step` is the latest step any tile
     /// returned. One tile as large as the image is [`Hyperprior::refine_latents`].
+    /// `on_tile(done, total)` is called before the first tile (`done` = 0) and after each.
     ///
     /// # Panics
     /// As [`Hyperprior::refine_latents`], and if the core is empty or the core or halo is
@@ -168,6 +169,7 @@ impl Hyperprior {
         valid: (usize, usize),
         settings: RefineSettings,
         tiling: Tiling,
+        on_tile: &dyn Fn(usize, usize),
     ) -> Refined {
         let [_, _, ph, pw] = x.dims();
         let (h, w) = valid;
@@ -187,6 +189,9 @@ impl Hyperprior {
         );
         let mut y = self.g_a(x.clone(), level).detach();
         let m = y.dims()[1];
+        let tiles = ph.div_ceil(side) * pw.div_ceil(side);
+        let mut done = 0;
+        on_tile(0, tiles);
         let (mut initial_cost, mut cost, mut best_step, mut counted_px) = (0.0, 0.0, 0, 0);
         for r0 in (0..ph).step_by(side) {
             for c0 in (0..pw).step_by(side) {
@@ -230,6 +235,8 @@ impl Hyperprior {
                     let refined = core.relative_to(&crop).scaled_down(Y_CELL).crop(tile.y);
                     y = y.slice_assign([0..1, 0..m, at.r0..at.r1, at.c0..at.c1], refined);
                 }
+                done += 1;
+                on_tile(done, tiles);
             }
         }
         let counted_px = counted_px as f64;
@@ -418,7 +425,15 @@ mod tests {
                 lambda,
             };
             let whole = model.refine_latents(x.clone(), 1, valid, settings);
-            let tiled = model.refine_latents_tiled(x.clone(), 1, valid, settings, across);
+            let calls = std::cell::RefCell::new(Vec::new());
+            let on_tile = |done, total| calls.borrow_mut().push((done, total));
+            let tiled = model.refine_latents_tiled(x.clone(), 1, valid, settings, across, &on_tile);
+            // 128 × 192 pixels in 64-pixel cores: 2 × 3 tiles, reported before the first
+            // and after each.
+            assert_eq!(
+                calls.into_inner(),
+                (0..=6).map(|d| (d, 6)).collect::<Vec<_>>()
+            );
             let y0 = values(whole.y);
             assert_eq!(values(tiled.y), y0);
             assert!(
@@ -440,6 +455,7 @@ mod tests {
                     lambda: 1.0,
                 },
                 Tiling { core: 64, halo: 64 },
+                &|_, _| {},
             );
             assert!(stepped.cost < stepped.initial_cost);
             assert_ne!(values(stepped.y), y0);
@@ -465,7 +481,7 @@ mod tests {
         let tiled = |halo| {
             let tiling = Tiling { core: 128, halo };
             model
-                .refine_latents_tiled(x.clone(), 0, valid, settings, tiling)
+                .refine_latents_tiled(x.clone(), 0, valid, settings, tiling, &|_, _| {})
                 .initial_cost
         };
         let (with_halo, without) = (tiled(64), tiled(0));
