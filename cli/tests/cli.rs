@@ -32,11 +32,7 @@ fn models_json_is_a_list() {
 #[test]
 fn info_on_golden_file() {
     let out = ncodec().arg("info").arg(golden()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("golden-test"), "{text}");
     assert!(text.contains("8x6"), "{text}");
@@ -120,6 +116,15 @@ fn tmpdir(tag: &str) -> std::path::PathBuf {
     d
 }
 
+/// Asserts that a command succeeded, showing its stderr if not.
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `ncodec decode NCX -o OUT` and asserts that it succeeded.
 fn decode_ok(ncx: &std::path::Path, out: &std::path::Path) {
     let run = ncodec()
@@ -129,11 +134,7 @@ fn decode_ok(ncx: &std::path::Path, out: &std::path::Path) {
         .arg(out)
         .output()
         .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_ok(&run);
 }
 
 #[test]
@@ -147,11 +148,7 @@ fn encode_info_decode_with_the_default_model() {
         .arg(&ncx)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let info = ncodec()
         .args(["info", "--json"])
         .arg(&ncx)
@@ -194,11 +191,7 @@ fn encode_and_decode_through_pipes() {
         .unwrap();
     enc.stdin.take().unwrap().write_all(&input).unwrap();
     let enc = enc.wait_with_output().unwrap();
-    assert!(
-        enc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&enc.stderr)
-    );
+    assert_ok(&enc);
     let mut dec = ncodec()
         .args(["decode", "-", "-o", "-"])
         .stdin(Stdio::piped())
@@ -399,11 +392,7 @@ fn compare_reports_metrics_and_refuses_mismatches() {
         fixture("metrics_b_noise.png"),
         a.clone(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // The PSNR and MS-SSIM that rdmetrics.py computed for this pair.
     assert!((v[0]["psnr"].as_f64().unwrap() - 32.599052).abs() < 1e-4);
@@ -455,11 +444,7 @@ fn the_wavelet_codec_is_picked_by_name() {
         .arg(&ncx)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let info = ncodec()
         .args(["info", "--json"])
         .arg(&ncx)
@@ -525,11 +510,7 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
         ],
         &ncx,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("latents refined in 4 steps"), "{said}");
     assert!(
@@ -577,8 +558,8 @@ fn refine_reports_each_tile_of_a_long_image() {
         ])
         .output()
         .unwrap();
+    assert_ok(&out);
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{said}");
     for tile in ["0/3 tiles", "1/3 tiles", "2/3 tiles", "3/3 tiles done\n"] {
         assert!(said.contains(tile), "no {tile:?} in {said}");
     }

@@ -29,7 +29,7 @@ use crate::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Sec
 use crate::error::{Error, Result};
 
 /// Spatial downsampling of `z` relative to the image (`y` is 16×, `z` 64×).
-pub const PAD_MULTIPLE: usize = 64;
+pub const PAD_MULTIPLE: usize = ncodec_models::hyperprior::Z_CELL;
 
 /// The largest padded side [`ImageModel::encode`] refines whole (2048): the backward pass
 /// keeps the whole image's activations, and a 2048 × 2048 encode with
@@ -521,7 +521,7 @@ impl ImageModel {
             Net::Hyperprior(b) => {
                 let model = &b.1;
                 let (m, n) = (model.latent_channels(), model.hyper_channels());
-                let (zh, zw) = (ph / 64, pw / 64);
+                let (zh, zw) = (ph / PAD_MULTIPLE, pw / PAD_MULTIPLE);
                 let z_idx = channel_indexes(n * zh * zw, zh * zw);
                 let z_sym = ent_decode(&self.priors.z_tables, c.section(b"ZHAT")?, &z_idx)?;
                 let (scales, means) = self.hyper_synthesis((model, &b.2), &z_sym, n, zh, zw, m);

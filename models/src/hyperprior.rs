@@ -43,6 +43,12 @@ pub struct HyperpriorConfig {
     pub lambdas: Vec<f64>,
 }
 
+/// Pixels per latent (`y`) cell: `g_a` downsamples the image 16×.
+pub const Y_CELL: usize = 16;
+
+/// Pixels per hyper-latent (`z`) cell: `h_a` downsamples `y` 4× more.
+pub const Z_CELL: usize = 64;
+
 /// Slope of the leaky ReLUs in the mean-scale hyper transforms (PyTorch's default).
 const LEAKY_SLOPE: f64 = 0.01;
 

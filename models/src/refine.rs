@@ -20,7 +20,7 @@
 use burn::prelude::*;
 
 use crate::gaussian::gaussian_likelihood;
-use crate::hyperprior::Hyperprior;
+use crate::hyperprior::{Hyperprior, Y_CELL, Z_CELL};
 
 /// Settings of [`Hyperprior::refine_latents`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -117,10 +117,6 @@ fn ste_round(v: Tensor<4>) -> Tensor<4> {
     v.clone() + (r - v).detach()
 }
 
-/// Pixels per latent (`y`) cell and per hyper-latent (`z`) cell.
-const Y_CELL: usize = 16;
-const Z_CELL: usize = 64;
-
 impl Hyperprior {
     /// Refines the latents of one image for its rate–distortion cost at `level` (see the
     /// module docs), the whole image at once.
@@ -192,7 +188,7 @@ impl Hyperprior {
         let tiles = ph.div_ceil(side) * pw.div_ceil(side);
         let mut done = 0;
         on_tile(0, tiles);
-        let (mut initial_cost, mut cost, mut best_step, mut counted_px) = (0.0, 0.0, 0, 0);
+        let (mut initial_cost, mut cost, mut best_step, mut counted_px) = (0.0, 0.0, 0, 0.0);
         for r0 in (0..ph).step_by(side) {
             for c0 in (0..pw).step_by(side) {
                 let core = Rect {
@@ -226,9 +222,10 @@ impl Hyperprior {
                 let n = (counted.rows() * counted.cols()) as f64;
                 initial_cost += tile.initial_cost * n;
                 cost += tile.cost * n;
-                counted_px += counted.rows() * counted.cols();
+                counted_px += n;
                 best_step = best_step.max(tile.best_step);
-                if crop == core && core.rows() == ph && core.cols() == pw {
+                if tiles == 1 {
+                    // The one tile is the whole image: its latents are all of `y`.
                     y = tile.y;
                 } else {
                     let at = core.scaled_down(Y_CELL);
@@ -239,7 +236,6 @@ impl Hyperprior {
                 on_tile(done, tiles);
             }
         }
-        let counted_px = counted_px as f64;
         Refined {
             y,
             initial_cost: initial_cost / counted_px,
