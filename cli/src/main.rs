@@ -431,6 +431,11 @@ struct TrainImageArgs {
     /// count from 0 in the new run; a run with a checkpoint ignores it.
     #[arg(long, value_name = "DIR_OR_ID")]
     init: Option<String>,
+    /// Train only the decoder of the --init model (synthesis transform and inverse gains)
+    /// on the latents as the codec rounds them; the encoder and the priors stay fixed, so
+    /// files of the new model carry the same symbols and decode to better pixels.
+    #[arg(long, requires = "init")]
+    decoder_only: bool,
 }
 
 fn main() -> ExitCode {
@@ -1287,6 +1292,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 jpeg_downscale: a.jpeg_downscale.max(1),
                 balance_levels: a.balance_levels,
                 init: a.init,
+                decoder_only: a.decoder_only,
             };
             let device = ncodec::device::default_device();
             ncodec::train::train_image(&opts, &device).map_err(ctx("training failed"))?;

@@ -71,6 +71,12 @@ pub struct TrainOptions {
     /// learning rate warms up; a run that already has a checkpoint resumes from that.
     #[serde(default)]
     pub init: Option<String>,
+    /// Train only the decoder (synthesis transform and inverse gains) on the latents
+    /// rounded as the codec rounds them, for `λ·255²·MSE`: the encoder, the priors and
+    /// the tables stay as `init` has them, so files keep their symbols and only decode
+    /// to different pixels. Meant with `init`.
+    #[serde(default)]
+    pub decoder_only: bool,
 }
 
 /// Progress saved next to a checkpoint.
@@ -206,6 +212,11 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
     }
     if opts.lambdas.is_empty() {
         return Err(Error::InvalidArgument("need at least one λ".into()));
+    }
+    if opts.decoder_only && opts.init.is_none() {
+        return Err(Error::InvalidArgument(
+            "--decoder-only trains the decoder of a trained model: name it with --init".into(),
+        ));
     }
     if opts.factorized {
         let cfg = FactorizedConfig::new(opts.n, opts.m, opts.lambdas.clone());
@@ -411,9 +422,18 @@ fn run<N: RdImageNet>(
         let lambda = opts.lambdas[level];
         let data = sampler.batch(opts.batch);
         let x = Tensor::<4>::from_data(TensorData::new(data, [opts.batch, 3, p, p]), &ad);
-        let out = model.forward_train(x.clone(), level);
+        let out = if opts.decoder_only {
+            model.forward_decoder(x.clone(), level)
+        } else {
+            model.forward_train(x.clone(), level)
+        };
         let (mse, bpp) = rd_terms(&x, &out);
-        let aux = model.bottleneck().aux_loss();
+        // A decoder-only run leaves the bottleneck's quantiles (and so its tables) alone.
+        let aux = if opts.decoder_only {
+            model.bottleneck().aux_loss().detach()
+        } else {
+            model.bottleneck().aux_loss()
+        };
         let rd = mse.clone().mul_scalar(lambda * 255.0 * 255.0) + bpp.clone();
         // Only a balanced run reads the loss back before the backward pass.
         let balanced = balance.as_ref().map(|b| {

@@ -17,7 +17,7 @@ use burn::tensor::Distribution;
 
 use crate::bottleneck::EntropyBottleneck;
 use crate::gdn::Gdn;
-use crate::hyperprior::{RdImageNet, RdOutput, conv, deconv, level_gains};
+use crate::hyperprior::{Quantised, RdImageNet, RdOutput, conv, deconv, level_gains};
 
 /// Configuration of a factorized-prior model (saved as JSON next to the weights).
 #[derive(Config, Debug, PartialEq)]
@@ -162,18 +162,21 @@ impl RdImageNet for Factorized {
     }
 
     /// Rounding around the per-channel medians, as the codec quantises.
-    fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput {
+    fn quantise(&self, x: Tensor<4>, level: usize) -> Quantised {
         let y = self.g_a(x, level);
         let m = self.latent_channels();
         let med = self.entropy_bottleneck.medians().reshape([1, m, 1, 1]);
         let y_hat = (y - med.clone()).round() + med;
         let y_likelihoods = self.entropy_bottleneck.likelihood(y_hat.clone());
-        let x_hat = self.g_s(y_hat, level);
-        RdOutput {
-            z_likelihoods: self.no_hyper(&x_hat),
-            x_hat,
+        Quantised {
+            z_likelihoods: self.no_hyper(&y_hat),
+            y_hat,
             y_likelihoods,
         }
+    }
+
+    fn synthesis(&self, y_hat: Tensor<4>, level: usize) -> Tensor<4> {
+        self.g_s(y_hat, level)
     }
 
     fn bottleneck(&self) -> &EntropyBottleneck {

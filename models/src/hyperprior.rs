@@ -268,10 +268,49 @@ pub trait RdImageNet: Module {
     fn rd_levels(&self) -> usize;
     /// The training pass (additive uniform noise in place of rounding).
     fn forward_train(&self, x: Tensor<4>, level: usize) -> RdOutput;
-    /// The evaluation pass (rounding, as the codec quantises).
-    fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput;
+    /// The latents quantised as the codec quantises them, with their likelihoods; the
+    /// reconstruction is left to [`RdImageNet::synthesis`].
+    fn quantise(&self, x: Tensor<4>, level: usize) -> Quantised;
+    /// The synthesis transform at a level, from quantised latents.
+    fn synthesis(&self, y_hat: Tensor<4>, level: usize) -> Tensor<4>;
     /// The factorized density whose quantiles the auxiliary loss fits.
     fn bottleneck(&self) -> &EntropyBottleneck;
+
+    /// The evaluation pass (rounding, as the codec quantises).
+    fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        let q = self.quantise(x, level);
+        RdOutput {
+            x_hat: self.synthesis(q.y_hat, level),
+            y_likelihoods: q.y_likelihoods,
+            z_likelihoods: q.z_likelihoods,
+        }
+    }
+
+    /// The decoder-training pass: [`RdImageNet::forward_eval`] with the quantised latents
+    /// and their likelihoods computed outside the autodiff graph, so that a loss on it moves only the synthesis
+    /// transform and the inverse gains. The encoder, the priors and so every symbol and
+    /// its probability stay as they are; the decoder learns the rounded latents the codec
+    /// actually sends instead of the noisy ones of [`RdImageNet::forward_train`].
+    fn forward_decoder(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        // The encoder side runs without autodiff (no graph is recorded for it).
+        let q = self.valid().quantise(x.inner(), level);
+        RdOutput {
+            x_hat: self.synthesis(q.y_hat.autodiff(), level),
+            y_likelihoods: q.y_likelihoods.autodiff(),
+            z_likelihoods: q.z_likelihoods.autodiff(),
+        }
+    }
+}
+
+/// Latents quantised as the codec quantises them ([`RdImageNet::quantise`]).
+#[derive(Debug, Clone)]
+pub struct Quantised {
+    /// Quantised latents, `[B, M, H/16, W/16]`.
+    pub y_hat: Tensor<4>,
+    /// Likelihoods of `y_hat`.
+    pub y_likelihoods: Tensor<4>,
+    /// Likelihoods of the quantised hyper-latents (a single 1 for the factorized prior).
+    pub z_likelihoods: Tensor<4>,
 }
 
 impl RdImageNet for Hyperprior {
@@ -281,8 +320,11 @@ impl RdImageNet for Hyperprior {
     fn forward_train(&self, x: Tensor<4>, level: usize) -> RdOutput {
         Hyperprior::forward_train(self, x, level)
     }
-    fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput {
-        Hyperprior::forward_eval(self, x, level)
+    fn quantise(&self, x: Tensor<4>, level: usize) -> Quantised {
+        Hyperprior::quantise(self, x, level)
+    }
+    fn synthesis(&self, y_hat: Tensor<4>, level: usize) -> Tensor<4> {
+        self.g_s(y_hat, level)
     }
     fn bottleneck(&self) -> &EntropyBottleneck {
         &self.entropy_bottleneck
@@ -394,6 +436,14 @@ impl Hyperprior {
     /// # Shapes
     /// `x`: `[B, 3, H, W]`, H and W multiples of 64.
     pub fn forward_eval(&self, x: Tensor<4>, level: usize) -> RdOutput {
+        RdImageNet::forward_eval(self, x, level)
+    }
+
+    /// The latents of [`Hyperprior::forward_eval`], before the synthesis transform.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]`, H and W multiples of 64.
+    pub fn quantise(&self, x: Tensor<4>, level: usize) -> Quantised {
         let y = self.g_a(x, level);
         let z = self.h_a(y.clone());
         let c = self.hyper_channels();
@@ -406,9 +456,8 @@ impl Hyperprior {
             None => y.round(),
         };
         let y_likelihoods = gaussian_likelihood(y_hat.clone(), scales, means);
-        let x_hat = self.g_s(y_hat, level);
-        RdOutput {
-            x_hat,
+        Quantised {
+            y_hat,
             y_likelihoods,
             z_likelihoods,
         }
@@ -500,5 +549,46 @@ mod tests {
             assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
         }
         assert_eq!(got.len(), want.len());
+    }
+
+    /// The decoder-training pass reconstructs exactly as the evaluation pass does, and a
+    /// loss on it reaches the synthesis transform and the inverse gains only.
+    #[test]
+    fn the_decoder_pass_trains_only_the_decoder() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        let model = HyperpriorConfig::new(8, 8, vec![0.01, 0.05])
+            .with_mean_scale(true)
+            .init(&device);
+        let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
+        let dec = model.forward_decoder(x.clone(), 1);
+        let eval = model.forward_eval(x.clone(), 1);
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values(dec.x_hat.clone()), values(eval.x_hat.clone()));
+        assert_eq!(
+            values(dec.y_likelihoods.clone()),
+            values(eval.y_likelihoods)
+        );
+
+        let grads = (dec.x_hat - x.clone()).square().mean().backward();
+        assert!(model.g_s0.weight.val().grad(&grads).is_some());
+        assert!(model.g_s6.weight.val().grad(&grads).is_some());
+        assert!(model.inv_gains.val().grad(&grads).is_some());
+        assert!(model.g_a0.weight.val().grad(&grads).is_none());
+        assert!(model.g_a6.weight.val().grad(&grads).is_none());
+        assert!(model.gains.val().grad(&grads).is_none());
+        assert!(model.h_a0.weight.val().grad(&grads).is_none());
+        assert!(model.h_s0.weight.val().grad(&grads).is_none());
+        assert!(
+            model
+                .entropy_bottleneck
+                .quantiles
+                .val()
+                .grad(&grads)
+                .is_none()
+        );
+        // The evaluation pass, by contrast, lets the loss reach the encoder.
+        let grads = (eval.x_hat - x).square().mean().backward();
+        assert!(model.g_a0.weight.val().grad(&grads).is_some());
     }
 }

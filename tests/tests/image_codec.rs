@@ -306,6 +306,7 @@ fn both_families_train_export_and_resume() {
             jpeg_downscale: 1,
             balance_levels: !factorized,
             init: None,
+            decoder_only: false,
         };
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
         let codec =
@@ -379,6 +380,7 @@ fn training_starts_from_an_exported_model() {
         jpeg_downscale: 1,
         balance_levels: false,
         init: None,
+        decoder_only: false,
     };
     let device = Device::flex();
     ncodec::train::train_image(&a, &device).unwrap();
@@ -504,6 +506,101 @@ fn training_starts_from_an_exported_model() {
         from("h", Some("no-such-model".into())),
         "neither a model folder",
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `ncodec train image --decoder-only`: the run trains the decoder of its `--init` model,
+/// for both families, so files of the result carry the same symbols as the source's,
+/// with other decoder weights; without `--init` it is refused.
+#[test]
+fn decoder_only_training_keeps_every_symbol() {
+    let dir = ncodec_tests::scratch_dir("train-decoder");
+    let data = training_photos(&dir);
+    let device = Device::flex();
+    let img = test_image(70, 45);
+    for factorized in [false, true] {
+        let name = if factorized { "fact" } else { "hyper" };
+        let a = ncodec::train::TrainOptions {
+            data: data.clone(),
+            val: None,
+            out: dir.join(name),
+            n: 8,
+            m: 12,
+            mean_scale: true,
+            factorized,
+            lambdas: vec![0.005, 0.02],
+            patch: 64,
+            batch: 2,
+            steps: 2,
+            lr: 1e-4,
+            seed: 1,
+            checkpoint_every: 1,
+            val_every: 100,
+            jpeg_downscale: 1,
+            balance_levels: false,
+            init: None,
+            decoder_only: false,
+        };
+        ncodec::train::train_image(&a, &device).unwrap();
+        let a_export = a.out.join("export");
+        let b = ncodec::train::TrainOptions {
+            out: dir.join(format!("{name}-dec")),
+            steps: 4,
+            lr: 1e-2,
+            init: Some(a_export.to_string_lossy().into_owned()),
+            decoder_only: true,
+            ..a.clone()
+        };
+        ncodec::train::train_image(&b, &device).unwrap();
+        let b_export = b.out.join("export");
+        let read = |d: &std::path::Path| std::fs::read(d.join("tables.bin")).unwrap();
+        assert_eq!(read(&a_export), read(&b_export), "{name}: tables");
+        let ca = ncodec::registry::load_image_model_dir(&a_export, &device).unwrap();
+        let cb = ncodec::registry::load_image_model_dir(&b_export, &device).unwrap();
+        for q in 0..2 {
+            let (fa, _) = ca.encode(&img, q).unwrap();
+            let (fb, _) = cb.encode(&img, q).unwrap();
+            let sections = |f: &[u8]| {
+                Container::from_bytes(f, &Limits::default())
+                    .unwrap()
+                    .sections
+            };
+            assert_eq!(sections(&fa), sections(&fb), "{name} level {q}: symbols");
+            let db = cb.decode(&fb, &Limits::default()).unwrap();
+            assert_eq!(db.dimensions(), img.dimensions());
+        }
+        // The decoder did change (an untrained model's pixels may all clamp to black, so
+        // the weights are compared rather than the decoded images).
+        let weights = |d: &std::path::Path| std::fs::read(d.join("weights.bpk")).unwrap();
+        assert_ne!(weights(&a_export), weights(&b_export), "{name}: weights");
+    }
+    let e = ncodec::train::train_image(
+        &ncodec::train::TrainOptions {
+            data,
+            val: None,
+            out: dir.join("no-init"),
+            n: 8,
+            m: 12,
+            mean_scale: true,
+            factorized: false,
+            lambdas: vec![0.005],
+            patch: 64,
+            batch: 2,
+            steps: 1,
+            lr: 1e-4,
+            seed: 1,
+            checkpoint_every: 1,
+            val_every: 100,
+            jpeg_downscale: 1,
+            balance_levels: false,
+            init: None,
+            decoder_only: true,
+        },
+        &device,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("--init"), "{e}");
+    assert!(!dir.join("no-init").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
 
