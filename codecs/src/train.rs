@@ -428,9 +428,12 @@ fn run<N: RdImageNet>(
             model.forward_train(x.clone(), level)
         };
         let (mse, bpp) = rd_terms(&x, &out);
-        // A decoder-only run leaves the bottleneck's quantiles (and so its tables) alone.
+        // A decoder-only run leaves the bottleneck's quantiles (and so its tables) alone,
+        // and reads its auxiliary loss only for the log, without autodiff: an autodiff
+        // graph that no backward pass consumes is never freed, and steps slowed down
+        // progressively (3.3 to under 1 it/s within 1,000 steps) when it was detached.
         let aux = if opts.decoder_only {
-            model.bottleneck().aux_loss().detach()
+            model.bottleneck().valid().aux_loss()
         } else {
             model.bottleneck().aux_loss()
         };
@@ -443,7 +446,12 @@ fn run<N: RdImageNet>(
         let loss = match balanced {
             Some((_, weight)) => rd.mul_scalar(weight),
             None => rd,
-        } + aux.clone();
+        };
+        let loss = if opts.decoder_only {
+            loss
+        } else {
+            loss + aux.clone()
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = step_lr(
             warmup_lr(opts.lr, state.step, state.optim_start),
