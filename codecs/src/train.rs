@@ -429,9 +429,10 @@ fn run<N: RdImageNet>(
         };
         let (mse, bpp) = rd_terms(&x, &out);
         // A decoder-only run leaves the bottleneck's quantiles (and so its tables) alone,
-        // and reads its auxiliary loss only for the log, without autodiff: an autodiff
-        // graph that no backward pass consumes is never freed, and steps slowed down
-        // progressively (3.3 to under 1 it/s within 1,000 steps) when it was detached.
+        // and reads its auxiliary loss only for the log, without autodiff. Computed with
+        // autodiff and detached, it was never part of a backward pass, and steps slowed
+        // down progressively (3.3 to under 1 it/s within 1,000 steps); Burn appears to
+        // keep such unreachable graphs (tracel-ai/burn#4970, open).
         let aux = if opts.decoder_only {
             model.bottleneck().valid().aux_loss()
         } else {
