@@ -433,7 +433,7 @@ struct TrainImageArgs {
     init: Option<String>,
     /// Train only the decoder of the --init model (synthesis transform and inverse gains)
     /// on the latents as the codec rounds them; the encoder and the priors stay fixed, so
-    /// files of the new model carry the same symbols and decode to better pixels.
+    /// files of the new model carry the same symbols and decode to other pixels.
     #[arg(long, requires = "init")]
     decoder_only: bool,
 }

@@ -287,10 +287,11 @@ pub trait RdImageNet: Module {
     }
 
     /// The decoder-training pass: [`RdImageNet::forward_eval`] with the quantised latents
-    /// and their likelihoods computed outside the autodiff graph, so that a loss on it moves only the synthesis
-    /// transform and the inverse gains. The encoder, the priors and so every symbol and
-    /// its probability stay as they are; the decoder learns the rounded latents the codec
-    /// actually sends instead of the noisy ones of [`RdImageNet::forward_train`].
+    /// and their likelihoods computed outside the autodiff graph, so that a loss on it
+    /// moves only the synthesis transform and the inverse gains. The encoder, the priors
+    /// and so every symbol and its probability stay as they are; the decoder learns the
+    /// rounded latents the codec actually sends instead of the noisy ones of
+    /// [`RdImageNet::forward_train`].
     fn forward_decoder(&self, x: Tensor<4>, level: usize) -> RdOutput {
         // The encoder side runs without autodiff (no graph is recorded for it).
         let q = self.valid().quantise(x.inner(), level);

@@ -279,6 +279,32 @@ fn training_photos(dir: &std::path::Path) -> std::path::PathBuf {
     data
 }
 
+/// The options of the training tests' small runs: two steps of a tiny mean-scale
+/// hyperprior with two levels on `data`, writing into `out`, without validation.
+fn small_run(data: &std::path::Path, out: std::path::PathBuf) -> ncodec::train::TrainOptions {
+    ncodec::train::TrainOptions {
+        data: data.to_path_buf(),
+        val: None,
+        out,
+        n: 8,
+        m: 12,
+        mean_scale: true,
+        factorized: false,
+        lambdas: vec![0.005, 0.02],
+        patch: 64,
+        batch: 2,
+        steps: 2,
+        lr: 1e-4,
+        seed: 1,
+        checkpoint_every: 1,
+        val_every: 100,
+        jpeg_downscale: 1,
+        balance_levels: false,
+        init: None,
+        decoder_only: false,
+    }
+}
+
 /// A few steps of `ncodec train image` for each family on two small photos: checkpoints,
 /// export, reload through the model-folder loader, and resume to a later step.
 #[test]
@@ -288,25 +314,11 @@ fn both_families_train_export_and_resume() {
     for factorized in [false, true] {
         let out = dir.join(if factorized { "fact" } else { "hyper" });
         let mut opts = ncodec::train::TrainOptions {
-            data: data.clone(),
             val: Some(data.clone()),
-            out: out.clone(),
-            n: 8,
-            m: 12,
-            mean_scale: true,
             factorized,
-            lambdas: vec![0.005, 0.02],
-            patch: 64,
-            batch: 2,
-            steps: 2,
-            lr: 1e-4,
-            seed: 1,
-            checkpoint_every: 1,
             val_every: 2,
-            jpeg_downscale: 1,
             balance_levels: !factorized,
-            init: None,
-            decoder_only: false,
+            ..small_run(&data, out.clone())
         };
         ncodec::train::train_image(&opts, &Device::flex()).unwrap();
         let codec =
@@ -361,27 +373,7 @@ fn both_families_train_export_and_resume() {
 fn training_starts_from_an_exported_model() {
     let dir = ncodec_tests::scratch_dir("train-init");
     let data = training_photos(&dir);
-    let a = ncodec::train::TrainOptions {
-        data: data.clone(),
-        val: None,
-        out: dir.join("a"),
-        n: 8,
-        m: 12,
-        mean_scale: true,
-        factorized: false,
-        lambdas: vec![0.005, 0.02],
-        patch: 64,
-        batch: 2,
-        steps: 2,
-        lr: 1e-4,
-        seed: 1,
-        checkpoint_every: 1,
-        val_every: 100,
-        jpeg_downscale: 1,
-        balance_levels: false,
-        init: None,
-        decoder_only: false,
-    };
+    let a = small_run(&data, dir.join("a"));
     let device = Device::flex();
     ncodec::train::train_image(&a, &device).unwrap();
     let a_export = a.out.join("export");
@@ -521,25 +513,8 @@ fn decoder_only_training_keeps_every_symbol() {
     for factorized in [false, true] {
         let name = if factorized { "fact" } else { "hyper" };
         let a = ncodec::train::TrainOptions {
-            data: data.clone(),
-            val: None,
-            out: dir.join(name),
-            n: 8,
-            m: 12,
-            mean_scale: true,
             factorized,
-            lambdas: vec![0.005, 0.02],
-            patch: 64,
-            batch: 2,
-            steps: 2,
-            lr: 1e-4,
-            seed: 1,
-            checkpoint_every: 1,
-            val_every: 100,
-            jpeg_downscale: 1,
-            balance_levels: false,
-            init: None,
-            decoder_only: false,
+            ..small_run(&data, dir.join(name))
         };
         ncodec::train::train_image(&a, &device).unwrap();
         let a_export = a.out.join("export");
@@ -576,25 +551,10 @@ fn decoder_only_training_keeps_every_symbol() {
     }
     let e = ncodec::train::train_image(
         &ncodec::train::TrainOptions {
-            data,
-            val: None,
-            out: dir.join("no-init"),
-            n: 8,
-            m: 12,
-            mean_scale: true,
-            factorized: false,
             lambdas: vec![0.005],
-            patch: 64,
-            batch: 2,
             steps: 1,
-            lr: 1e-4,
-            seed: 1,
-            checkpoint_every: 1,
-            val_every: 100,
-            jpeg_downscale: 1,
-            balance_levels: false,
-            init: None,
             decoder_only: true,
+            ..small_run(&data, dir.join("no-init"))
         },
         &device,
     )
