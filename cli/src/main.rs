@@ -427,8 +427,10 @@ struct TrainImageArgs {
     /// Start from this model's weights: a folder exported by `ncodec train image` (e.g. a
     /// run's `export/`) or a shipped model's id; its model.json must match this run's
     /// options, except that --lambdas may add quality levels to a hyperprior's (its gains
-    /// are then extrapolated or interpolated in log λ; --steps 0 only exports that). Steps
-    /// count from 0 in the new run; a run with a checkpoint ignores it.
+    /// are then extrapolated or interpolated in log λ; --steps 0 only exports that), and a
+    /// larger --m widens a hyperprior's latents (new channels start unused, so the model
+    /// starts reconstructing as the source does). Steps count from 0 in the new run; a run
+    /// with a checkpoint ignores it.
     #[arg(long, value_name = "DIR_OR_ID")]
     init: Option<String>,
     /// Train only the decoder of the --init model (synthesis transform and inverse gains)

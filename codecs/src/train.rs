@@ -67,8 +67,10 @@ pub struct TrainOptions {
     pub balance_levels: bool,
     /// Start from this model's weights instead of a random initialisation: a folder
     /// exported by `ncodec train image` (e.g. a run's `export/`) or a shipped model's id.
-    /// Its `model.json` must equal this run's. Adam's state starts from zero, so the
-    /// learning rate warms up; a run that already has a checkpoint resumes from that.
+    /// Its `model.json` must equal this run's, except for λs (its levels are resampled to
+    /// this run's, which must include them) and a smaller `M` (its latents are widened).
+    /// Adam's state starts from zero, so the learning rate warms up; a run that already
+    /// has a checkpoint resumes from that.
     #[serde(default)]
     pub init: Option<String>,
     /// Train only the decoder (synthesis transform and inverse gains) on the latents
@@ -237,35 +239,50 @@ pub fn train_image(opts: &TrainOptions, device: &Device) -> Result<()> {
         let cfg = HyperpriorConfig::new(opts.n, opts.m, opts.lambdas.clone())
             .with_mean_scale(opts.mean_scale);
         let init = init_source(opts)?;
-        // A source trained for other λs (the same model otherwise) starts this run with
-        // its quality levels resampled to this run's λs.
-        let mut from_lambdas = None;
+        // A source trained for other λs, or with fewer latent channels (the same model
+        // otherwise), starts this run with its quality levels resampled to this run's λs
+        // and its latents widened to this run's M.
+        let (mut from_lambdas, mut from_m) = (None, None);
         if let Some((config, _)) = &init {
-            from_lambdas = init_lambdas(&cfg, opts, config)?;
+            from_m = init_latents(&cfg, config);
+            let widened = HyperpriorConfig {
+                m: from_m.unwrap_or(cfg.m),
+                ..cfg.clone()
+            };
+            from_lambdas = init_lambdas(&widened, opts, config)?;
             let trained = HyperpriorConfig {
                 lambdas: from_lambdas.clone().unwrap_or_else(|| cfg.lambdas.clone()),
-                ..cfg.clone()
+                ..widened
             };
             check_init_config(&trained, opts, config)?;
         }
         start_run_dir(&opts.out, &cfg, opts)?;
         let export = |m: &Hyperprior, dir: &Path| export(ImageNetRef::Hyperprior(&cfg, m), dir);
-        match (from_lambdas, init) {
-            (Some(from), Some((_, weights))) => {
+        match (from_lambdas, from_m, init) {
+            (from, m, Some((_, weights))) if from.is_some() || m.is_some() => {
                 let ad = device.clone().autodiff();
+                let from = from.unwrap_or_else(|| cfg.lambdas.clone());
                 let source = HyperpriorConfig {
                     lambdas: from.clone(),
+                    m: m.unwrap_or(cfg.m),
                     ..cfg.clone()
                 }
                 .init(&ad);
-                let model = load_weights(source, weights, opts)?.with_levels(&from, &cfg.lambdas);
-                eprintln!(
-                    "train: quality levels resampled from λ {from:?} to {:?}",
-                    cfg.lambdas
-                );
+                let mut model = load_weights(source, weights, opts)?;
+                if from != cfg.lambdas {
+                    model = model.with_levels(&from, &cfg.lambdas);
+                    eprintln!(
+                        "train: quality levels resampled from λ {from:?} to {:?}",
+                        cfg.lambdas
+                    );
+                }
+                if let Some(m) = m {
+                    model = model.widen_latents(cfg.m);
+                    eprintln!("train: latent channels widened from {m} to {}", cfg.m);
+                }
                 run(opts, device, |_| model.clone(), None, export)
             }
-            (_, init) => run(
+            (_, _, init) => run(
                 opts,
                 device,
                 |ad| cfg.init(ad),
@@ -310,6 +327,20 @@ fn check_init_config<C: Config>(cfg: &C, opts: &TrainOptions, config: &[u8]) -> 
         )));
     }
     Ok(())
+}
+
+/// With the `--init` source's `model.json` (`config`) describing a hyperprior with fewer
+/// latent channels than `cfg` (and otherwise the same model, up to its λs), its `M`;
+/// `None` otherwise. Such a source is widened ([`Hyperprior::widen_latents`]).
+fn init_latents(cfg: &HyperpriorConfig, config: &[u8]) -> Option<usize> {
+    let theirs = serde_json::from_slice::<HyperpriorConfig>(config).ok()?;
+    let raw = serde_json::from_slice::<serde_json::Value>(config).ok()?;
+    let same_but_m = HyperpriorConfig {
+        m: cfg.m,
+        lambdas: cfg.lambdas.clone(),
+        ..theirs.clone()
+    } == *cfg;
+    (theirs.m < cfg.m && same_but_m && !is_factorized(&raw)).then_some(theirs.m)
 }
 
 /// With the `--init` source's `model.json` (`config`) describing a hyperprior trained for

@@ -261,6 +261,190 @@ impl Hyperprior {
     }
 }
 
+impl Hyperprior {
+    /// The same model with `m` latent channels instead of its `M` (`m ≥ M`; Net2Net-style
+    /// widening, Chen et al. 2016), to give a trained model more capacity at high rates.
+    ///
+    /// Every trained weight keeps its place. The new channels of `y` get freshly
+    /// initialised rows in `g_a`'s last layer (scaled down by [`NEW_CHANNEL_SCALE`]) and
+    /// new hyper-synthesis outputs (scale, and
+    /// mean for the mean-scale model), while the weights that read them (`g_s`'s first
+    /// layer, `h_a`'s first layer) and those reading `h_s`'s new hidden units start at
+    /// zero. So the widened model reconstructs exactly as before, and its old channels keep
+    /// their hyper-latents, means and scales; only the new channels' symbols add bits
+    /// until training puts them to use. The new channels' gains at each level are the
+    /// geometric mean of the level's trained gains, and their inverse gains its
+    /// reciprocal.
+    ///
+    /// # Panics
+    /// If `m` is smaller than the model's `M`.
+    pub fn widen_latents(self, m: usize) -> Self {
+        let old_m = self.latent_channels();
+        assert!(m >= old_m, "widen {old_m} latent channels to {m}");
+        if m == old_m {
+            return self;
+        }
+        let device = self.gains.device();
+        let levels = self.levels();
+        let fresh = HyperpriorConfig {
+            n: self.hyper_channels(),
+            m,
+            mean_scale: self.mean_scale,
+            lambdas: vec![1.0; levels],
+        }
+        .init(&device);
+
+        // Gains: geometric mean of each level's trained gains for the new channels.
+        let old_gains = to_f32_vec(self.gains.val());
+        let mut gains = Vec::with_capacity(levels * m);
+        let mut inv_gains = Vec::with_capacity(levels * m);
+        let old_inv = to_f32_vec(self.inv_gains.val());
+        for l in 0..levels {
+            let row = &old_gains[l * old_m..(l + 1) * old_m];
+            let mean_log = row.iter().map(|g| f64::from(g.abs()).ln()).sum::<f64>() / old_m as f64;
+            let g = mean_log.exp() as f32;
+            gains.extend_from_slice(row);
+            gains.extend(std::iter::repeat_n(g, m - old_m));
+            inv_gains.extend_from_slice(&old_inv[l * old_m..(l + 1) * old_m]);
+            inv_gains.extend(std::iter::repeat_n(1.0 / g, m - old_m));
+        }
+        let rows = |v: Vec<f32>| {
+            Param::from_tensor(Tensor::<1>::from_floats(v.as_slice(), &device).reshape([levels, m]))
+        };
+
+        let Hyperprior {
+            g_a6,
+            g_s0,
+            h_a0,
+            h_s0,
+            h_s2,
+            h_s4,
+            ..
+        } = &self;
+        // The new channels start small, so that their symbols cost few bits and their
+        // rate's gradient does not disturb the trained encoder; training grows them.
+        let shrink = |p: &Param<Tensor<4>>| leaf(p.val().mul_scalar(NEW_CHANNEL_SCALE));
+        let shrink_bias = |p: &Option<Param<Tensor<1>>>| {
+            p.as_ref()
+                .map(|b| leaf(b.val().mul_scalar(NEW_CHANNEL_SCALE)))
+        };
+        let mut out = Hyperprior {
+            g_a6: Conv2d {
+                weight: graft(&shrink(&fresh.g_a6.weight), &g_a6.weight),
+                bias: graft_bias(&shrink_bias(&fresh.g_a6.bias), &[(0, 0, old_m)], &g_a6.bias),
+                ..fresh.g_a6.clone()
+            },
+            g_s0: ConvTranspose2d {
+                weight: graft(&zeroed(&fresh.g_s0.weight), &g_s0.weight),
+                bias: g_s0.bias.clone(),
+                ..fresh.g_s0.clone()
+            },
+            h_a0: Conv2d {
+                weight: graft(&zeroed(&fresh.h_a0.weight), &h_a0.weight),
+                bias: h_a0.bias.clone(),
+                ..fresh.h_a0.clone()
+            },
+            gains: rows(gains),
+            inv_gains: rows(inv_gains),
+            ..self.clone()
+        };
+        if self.mean_scale {
+            // h_s: N → M → 3M/2 → 2M (scales, then means).
+            let old_mid = h_s2.weight.dims()[1];
+            let mid = fresh.h_s2.weight.dims()[1];
+            out.h_s0 = ConvTranspose2d {
+                weight: graft(&fresh.h_s0.weight, &h_s0.weight),
+                bias: graft_bias(&fresh.h_s0.bias, &[(0, 0, old_m)], &h_s0.bias),
+                ..fresh.h_s0.clone()
+            };
+            // The new hidden units of h_s0 feed nothing yet.
+            let w = fresh.h_s2.weight.val();
+            let [_, _, k, _] = w.dims();
+            let w = w.slice_assign(
+                [old_m..m, 0..mid, 0..k, 0..k],
+                Tensor::zeros([m - old_m, mid, k, k], &device),
+            );
+            out.h_s2 = ConvTranspose2d {
+                weight: graft(&leaf(w), &h_s2.weight),
+                bias: graft_bias(&fresh.h_s2.bias, &[(0, 0, old_mid)], &h_s2.bias),
+                ..fresh.h_s2.clone()
+            };
+            // Old outputs read no new hidden unit; scales keep rows 0.., means move from
+            // row M.. to row m...
+            let w = fresh.h_s4.weight.val();
+            let [_, _, k, _] = w.dims();
+            let zero = || Tensor::zeros([old_m, mid - old_mid, k, k], &device);
+            let w = w
+                .slice_assign([0..old_m, old_mid..mid, 0..k, 0..k], zero())
+                .slice_assign([m..m + old_m, old_mid..mid, 0..k, 0..k], zero());
+            let old = h_s4.weight.val();
+            let w = w
+                .slice_assign(
+                    [0..old_m, 0..old_mid, 0..k, 0..k],
+                    old.clone().narrow(0, 0, old_m),
+                )
+                .slice_assign(
+                    [m..m + old_m, 0..old_mid, 0..k, 0..k],
+                    old.narrow(0, old_m, old_m),
+                );
+            out.h_s4 = Conv2d {
+                weight: leaf(w),
+                bias: graft_bias(
+                    &fresh.h_s4.bias,
+                    &[(0, 0, old_m), (m, old_m, old_m)],
+                    &h_s4.bias,
+                ),
+                ..fresh.h_s4.clone()
+            };
+        } else {
+            // h_s: N → N → N → M.
+            out.h_s4 = Conv2d {
+                weight: graft(&fresh.h_s4.weight, &h_s4.weight),
+                bias: graft_bias(&fresh.h_s4.bias, &[(0, 0, old_m)], &h_s4.bias),
+                ..fresh.h_s4.clone()
+            };
+        }
+        out
+    }
+}
+
+/// Factor on the fresh initialisation of `g_a`'s new rows in
+/// [`Hyperprior::widen_latents`].
+const NEW_CHANNEL_SCALE: f64 = 0.1;
+
+/// `base` with `part` written over its leading corner (the first rows and columns).
+fn graft(base: &Param<Tensor<4>>, part: &Param<Tensor<4>>) -> Param<Tensor<4>> {
+    let [p0, p1, k0, k1] = part.dims();
+    leaf(
+        base.val()
+            .slice_assign([0..p0, 0..p1, 0..k0, 0..k1], part.val()),
+    )
+}
+
+/// A zero tensor shaped like `p`.
+fn zeroed(p: &Param<Tensor<4>>) -> Param<Tensor<4>> {
+    leaf(p.val().zeros_like())
+}
+
+/// `base` with `(to, from, len)` runs of `part` copied in; `None` stays `None`.
+fn graft_bias(
+    base: &Option<Param<Tensor<1>>>,
+    runs: &[(usize, usize, usize)],
+    part: &Option<Param<Tensor<1>>>,
+) -> Option<Param<Tensor<1>>> {
+    let (base, part) = (base.as_ref()?.val(), part.as_ref()?.val());
+    let mut t = base;
+    for &(to, from, len) in runs {
+        t = t.slice_assign(s![to..to + len], part.clone().narrow(0, from, len));
+    }
+    Some(leaf(t))
+}
+
+/// A new trainable parameter holding `t`'s values (outside any autodiff graph).
+fn leaf<const D: usize>(t: Tensor<D>) -> Param<Tensor<D>> {
+    Param::from_tensor(t.detach())
+}
+
 /// What the image trainer needs of a model: training and evaluation passes at a level,
 /// and the entropy bottleneck (for its auxiliary loss).
 pub trait RdImageNet: Module {
@@ -591,5 +775,56 @@ mod tests {
         // The evaluation pass, by contrast, lets the loss reach the encoder.
         let grads = (eval.x_hat - x).square().mean().backward();
         assert!(model.g_a0.weight.val().grad(&grads).is_some());
+    }
+
+    /// A widened model reconstructs exactly as the original, keeps its old channels'
+    /// likelihoods, and the new channels receive gradients through the rate–distortion
+    /// loss (they are not stuck at a saddle).
+    #[test]
+    fn widening_the_latents_keeps_the_model() {
+        use burn::tensor::Distribution;
+        for mean_scale in [true, false] {
+            let device = Device::flex().autodiff();
+            let model = HyperpriorConfig::new(8, 6, vec![0.01, 0.05])
+                .with_mean_scale(mean_scale)
+                .init(&device);
+            let wide = model.clone().widen_latents(10);
+            assert_eq!(wide.latent_channels(), 10);
+            let x = Tensor::<4>::random([1, 3, 64, 64], Distribution::Uniform(0.0, 1.0), &device);
+            for level in 0..2 {
+                let a = model.forward_eval(x.clone(), level);
+                let b = wide.forward_eval(x.clone(), level);
+                // Equal up to the summation order of the wider convolutions.
+                let close = |p: Tensor<4>, q: Tensor<4>, what: &str| {
+                    let d = (p - q).abs().max().into_scalar::<f32>();
+                    assert!(
+                        d < 1e-5,
+                        "{what} (mean-scale {mean_scale}): max difference {d}"
+                    );
+                };
+                close(a.x_hat, b.x_hat, "reconstruction");
+                close(a.z_likelihoods, b.z_likelihoods, "z likelihoods");
+                close(
+                    a.y_likelihoods,
+                    b.y_likelihoods.narrow(1, 0, 6),
+                    "y likelihoods",
+                );
+                // The CPU hyper-synthesis sees the same widening.
+                assert_eq!(wide.h_s_cpu().layers.len(), model.h_s_cpu().layers.len());
+            }
+            let gains = to_f32_vec(wide.gains.val());
+            assert_eq!(&gains[..6], &to_f32_vec(model.gains.val())[..6]);
+            assert!(gains[6..10].iter().all(|g| *g > 0.0));
+
+            let out = wide.forward_train(x.clone(), 1);
+            let loss = (out.x_hat - x).square().mean() - out.y_likelihoods.log().mean();
+            let grads = loss.backward();
+            let new_rows = |t: Tensor<4>| {
+                let g = t.narrow(0, 6, 4).abs().sum().into_scalar::<f32>();
+                assert!(g > 0.0, "no gradient on the new channels");
+            };
+            new_rows(wide.g_s0.weight.val().grad(&grads).unwrap());
+            new_rows(wide.g_a6.weight.val().grad(&grads).unwrap());
+        }
     }
 }

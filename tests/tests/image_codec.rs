@@ -446,6 +446,39 @@ fn training_starts_from_an_exported_model() {
     // The added levels code at rates that follow λ.
     let sizes: Vec<usize> = (0..5).map(|q| at(&wide, q).1).collect();
     assert!(sizes[0] <= sizes[1] && sizes[3] <= sizes[4], "{sizes:?}");
+    // A larger M widens the source's latents: the new channels start unused, so every
+    // level decodes to the source's pixels; adding levels at the same time works too.
+    let widened = ncodec::train::TrainOptions {
+        m: 20,
+        steps: 0,
+        ..from("w", Some(a_export.to_string_lossy().into_owned()))
+    };
+    ncodec::train::train_image(&widened, &device).unwrap();
+    let wide_m =
+        ncodec::registry::load_image_model_dir(&widened.out.join("export"), &device).unwrap();
+    let config = std::fs::read_to_string(widened.out.join("export/model.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["m"], 20, "{config}");
+    for q in [0, 1] {
+        let p = ncodec::metrics::psnr_rgb(&at(&a_codec, q).0, &at(&wide_m, q).0).unwrap();
+        assert!(p > 50.0, "A's level {q} vs the widened run's: {p:.1} dB");
+    }
+    let both = ncodec::train::TrainOptions {
+        lambdas: vec![0.0025, 0.005, 0.01, 0.02, 0.04],
+        ..from("wl", Some(a_export.to_string_lossy().into_owned()))
+    };
+    let both = ncodec::train::TrainOptions {
+        m: 20,
+        steps: 0,
+        ..both
+    };
+    ncodec::train::train_image(&both, &device).unwrap();
+    let both = ncodec::registry::load_image_model_dir(&both.out.join("export"), &device).unwrap();
+    let p = ncodec::metrics::psnr_rgb(&at(&a_codec, 1).0, &at(&both, 3).0).unwrap();
+    assert!(
+        p > 50.0,
+        "A's level 1 vs the widened run's level 3: {p:.1} dB"
+    );
     // Rerun later, B resumes from its own checkpoint and no longer reads the model named.
     let b2 = ncodec::train::TrainOptions {
         steps: 2,
@@ -464,6 +497,14 @@ fn training_starts_from_an_exported_model() {
     refused(
         ncodec::train::TrainOptions {
             n: 16,
+            ..from("d", init.clone())
+        },
+        "differs from this run's",
+    );
+    // A smaller M is not a widening.
+    refused(
+        ncodec::train::TrainOptions {
+            m: 8,
             ..from("d", init.clone())
         },
         "differs from this run's",
