@@ -266,7 +266,7 @@ impl Hyperprior {
     /// widening, Chen et al. 2016), to give a trained model more capacity at high rates.
     ///
     /// Every trained weight keeps its place. The new channels of `y` get freshly
-    /// initialised rows in `g_a`'s last layer (scaled down by [`NEW_CHANNEL_SCALE`]) and
+    /// initialised rows in `g_a`'s last layer (scaled down by a factor of ten) and
     /// new hyper-synthesis outputs (scale, and
     /// mean for the mean-scale model), while the weights that read them (`g_s`'s first
     /// layer, `h_a`'s first layer) and those reading `h_s`'s new hidden units start at
