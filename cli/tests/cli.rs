@@ -1,7 +1,8 @@
 //! Runs the real `ncodec` binary on committed inputs.
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 fn ncodec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ncodec"))
@@ -13,8 +14,7 @@ fn golden() -> std::path::PathBuf {
 
 #[test]
 fn help_lists_subcommands() {
-    let out = ncodec().arg("--help").output().unwrap();
-    assert!(out.status.success());
+    let out = run_ok(&[&"--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
     for cmd in ["info", "models"] {
         assert!(text.contains(cmd), "{cmd} missing from --help");
@@ -23,28 +23,20 @@ fn help_lists_subcommands() {
 
 #[test]
 fn models_json_is_a_list() {
-    let out = ncodec().args(["models", "--json"]).output().unwrap();
-    assert!(out.status.success());
+    let out = run_ok(&[&"models", &"--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v.is_array());
 }
 
 #[test]
 fn info_on_golden_file() {
-    let out = ncodec().arg("info").arg(golden()).output().unwrap();
-    assert_ok(&out);
+    let out = run_ok(&[&"info", &golden()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("golden-test"), "{text}");
     assert!(text.contains("8x6"), "{text}");
     assert!(text.contains("YHAT"), "{text}");
 
-    let out = ncodec()
-        .arg("info")
-        .arg("--json")
-        .arg(golden())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_ok(&[&"info", &"--json", &golden()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["header"]["model_id"], "golden-test");
     assert_eq!(v["header"]["media"]["width"], 8);
@@ -75,32 +67,20 @@ fn info_reads_stdin() {
 
 #[test]
 fn bad_input_fails_with_cause_chain() {
-    let dir = std::env::temp_dir().join(format!("ncodec-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tmpdir("bad-input");
     let bad = dir.join("bad.ncx");
     let mut data = std::fs::read(golden()).unwrap();
     let n = data.len();
     data.truncate(n - 5);
     std::fs::write(&bad, &data).unwrap();
-    let out = ncodec().arg("info").arg(&bad).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = run_fails(&[&"info", &bad]);
     assert!(
         err.contains("cannot read") && err.contains("caused by: truncated"),
         "{err}"
     );
 
-    let out = ncodec()
-        .arg("info")
-        .arg(dir.join("missing.ncx"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("cannot open")
-    );
+    let err = run_fails(&[&"info", &dir.join("missing.ncx")]);
+    assert!(err.contains("cannot open"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -117,7 +97,7 @@ fn tmpdir(tag: &str) -> std::path::PathBuf {
 }
 
 /// Asserts that a command succeeded, showing its stderr if not.
-fn assert_ok(out: &std::process::Output) {
+fn assert_ok(out: &Output) {
     assert!(
         out.status.success(),
         "{}",
@@ -125,35 +105,60 @@ fn assert_ok(out: &std::process::Output) {
     );
 }
 
+/// Runs `ncodec` with `args` (strings and paths alike).
+fn run(args: &[&dyn AsRef<OsStr>]) -> Output {
+    ncodec()
+        .args(args.iter().map(|a| AsRef::<OsStr>::as_ref(*a)))
+        .output()
+        .unwrap()
+}
+
+/// `args` as one line, for assertion messages.
+fn shown(args: &[&dyn AsRef<OsStr>]) -> String {
+    let words: Vec<_> = args
+        .iter()
+        .map(|a| AsRef::<OsStr>::as_ref(*a).to_string_lossy())
+        .collect();
+    words.join(" ")
+}
+
+/// Runs `ncodec` with `args` and asserts that it succeeded, showing the command and its
+/// stderr if not.
+fn run_ok(args: &[&dyn AsRef<OsStr>]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "ncodec {}: {}",
+        shown(args),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `ncodec` with `args`, asserts that it failed with exit status 1, and returns its
+/// stderr.
+fn run_fails(args: &[&dyn AsRef<OsStr>]) -> String {
+    let out = run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "ncodec {} should fail with status 1",
+        shown(args)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Runs `ncodec decode NCX -o OUT` and asserts that it succeeded.
 fn decode_ok(ncx: &std::path::Path, out: &std::path::Path) {
-    let run = ncodec()
-        .arg("decode")
-        .arg(ncx)
-        .arg("-o")
-        .arg(out)
-        .output()
-        .unwrap();
-    assert_ok(&run);
+    run_ok(&[&"decode", &ncx, &"-o", &out]);
 }
 
 #[test]
 fn encode_info_decode_with_the_default_model() {
     let dir = tmpdir("roundtrip");
     let ncx = dir.join("a.ncx");
-    let out = ncodec()
-        .arg("encode")
-        .arg(fixture("metrics_a.png"))
-        .arg("-o")
-        .arg(&ncx)
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let info = ncodec()
-        .args(["info", "--json"])
-        .arg(&ncx)
-        .output()
-        .unwrap();
+    run_ok(&[&"encode", &fixture("metrics_a.png"), &"-o", &ncx]);
+    let info = run_ok(&[&"info", &"--json", &ncx]);
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(v["header"]["media"]["width"], 200);
     assert_eq!(v["header"]["media"]["height"], 176);
@@ -167,14 +172,7 @@ fn encode_info_decode_with_the_default_model() {
     assert_eq!(image::open(&jpg).unwrap().width(), 200);
     // An unknown extension is refused, and nothing is written.
     let bad = dir.join("a.xyz");
-    let out = ncodec()
-        .arg("decode")
-        .arg(&ncx)
-        .arg("-o")
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    run_fails(&[&"decode", &ncx, &"-o", &bad]);
     assert!(!bad.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -212,42 +210,20 @@ fn unsupported_inputs_fail_clearly() {
     image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(8, 8, image::Rgb([1000u16, 2, 3]))
         .save(&deep)
         .unwrap();
-    let out = ncodec()
-        .arg("encode")
-        .arg(&deep)
-        .arg("-o")
-        .arg(dir.join("x.ncx"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = run_fails(&[&"encode", &deep, &"-o", &dir.join("x.ncx")]);
     assert!(err.contains("8-bit"), "{err}");
-    let out = ncodec()
-        .arg("encode")
-        .arg(golden())
-        .arg("-o")
-        .arg(dir.join("y.ncx"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("cannot decode image")
-    );
-    let out = ncodec()
-        .args(["encode", "--quality", "99"])
-        .arg(fixture("metrics_a.png"))
-        .arg("-o")
-        .arg(dir.join("z.ncx"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("quality 99 out of range")
-    );
+    let err = run_fails(&[&"encode", &golden(), &"-o", &dir.join("y.ncx")]);
+    assert!(err.contains("cannot decode image"), "{err}");
+    let png = fixture("metrics_a.png");
+    let err = run_fails(&[
+        &"encode",
+        &"--quality",
+        &"99",
+        &png,
+        &"-o",
+        &dir.join("z.ncx"),
+    ]);
+    assert!(err.contains("quality 99 out of range"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -256,32 +232,13 @@ fn audio_and_latents_with_the_shipped_walloc_models() {
     let dir = tmpdir("audio");
     let wav = fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav");
     let ncx = dir.join("s.ncx");
-    let run = |args: &[&std::ffi::OsStr]| {
-        let out = ncodec().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-    run(&[
-        "encode".as_ref(),
-        wav.as_os_str(),
-        "-o".as_ref(),
-        ncx.as_os_str(),
-    ]);
-    let info = run(&["info".as_ref(), "--json".as_ref(), ncx.as_os_str()]);
+    run_ok(&[&"encode", &wav, &"-o", &ncx]);
+    let info = run_ok(&[&"info", &"--json", &ncx]);
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(v["header"]["media"]["kind"], "audio");
     assert_eq!(v["header"]["media"]["sample_rate"], 22050);
     let back = dir.join("s.wav");
-    run(&[
-        "decode".as_ref(),
-        ncx.as_os_str(),
-        "-o".as_ref(),
-        back.as_os_str(),
-    ]);
+    run_ok(&[&"decode", &ncx, &"-o", &back]);
     let a = std::fs::read(&wav).unwrap();
     let b = std::fs::read(&back).unwrap();
     // Same format and length: a 16-bit mono WAV of the same size.
@@ -289,104 +246,63 @@ fn audio_and_latents_with_the_shipped_walloc_models() {
     assert_eq!(a[..44], b[..44]);
     // Latents of the WAV and of the file agree; .npy header names the shape.
     let (n1, n2) = (dir.join("w.npy"), dir.join("f.npy"));
-    run(&[
-        "latents".as_ref(),
-        wav.as_os_str(),
-        "-o".as_ref(),
-        n1.as_os_str(),
-    ]);
-    run(&[
-        "latents".as_ref(),
-        ncx.as_os_str(),
-        "-o".as_ref(),
-        n2.as_os_str(),
-    ]);
+    run_ok(&[&"latents", &wav, &"-o", &n1]);
+    run_ok(&[&"latents", &ncx, &"-o", &n2]);
     assert_eq!(std::fs::read(&n1).unwrap(), std::fs::read(&n2).unwrap());
     // Image latents with the WaLLoC image model, from the image and from its file at
     // the unit-step level (4), whose latents are the image's step-1 latents.
     let png = fixture("metrics_a.png");
     let incx = dir.join("i.ncx");
-    run(&[
-        "encode".as_ref(),
-        png.as_os_str(),
-        "-o".as_ref(),
-        incx.as_os_str(),
-        "--model".as_ref(),
-        "walloc-rgb-16x-r1".as_ref(),
-        "--quality".as_ref(),
-        "4".as_ref(),
+    let walloc = ["--model", "walloc-rgb-16x-r1"];
+    run_ok(&[
+        &"encode",
+        &png,
+        &"-o",
+        &incx,
+        &walloc[0],
+        &walloc[1],
+        &"--quality",
+        &"4",
     ]);
     let (n3, n4) = (dir.join("i1.npy"), dir.join("i2.npy"));
-    run(&[
-        "latents".as_ref(),
-        png.as_os_str(),
-        "-o".as_ref(),
-        n3.as_os_str(),
-    ]);
-    run(&[
-        "latents".as_ref(),
-        incx.as_os_str(),
-        "-o".as_ref(),
-        n4.as_os_str(),
-    ]);
+    run_ok(&[&"latents", &png, &"-o", &n3]);
+    run_ok(&[&"latents", &incx, &"-o", &n4]);
     assert_eq!(std::fs::read(&n3).unwrap(), std::fs::read(&n4).unwrap());
     // `--quality` quantises an image as `encode --quality` does: the latents of a
     // level-10 file (step √2), not the step-1 ones; with an .ncx it is refused.
     let (ncx10, n5, n6) = (dir.join("i10.ncx"), dir.join("i5.npy"), dir.join("i6.npy"));
-    for (args, npy) in [(["encode", "10"], &ncx10), (["latents", "10"], &n5)] {
-        run(&[
-            args[0].as_ref(),
-            png.as_os_str(),
-            "-o".as_ref(),
-            npy.as_os_str(),
-            "--model".as_ref(),
-            "walloc-rgb-16x-r1".as_ref(),
-            "--quality".as_ref(),
-            args[1].as_ref(),
+    for (command, out) in [("encode", &ncx10), ("latents", &n5)] {
+        run_ok(&[
+            &command,
+            &png,
+            &"-o",
+            out,
+            &walloc[0],
+            &walloc[1],
+            &"--quality",
+            &"10",
         ]);
     }
-    run(&[
-        "latents".as_ref(),
-        ncx10.as_os_str(),
-        "-o".as_ref(),
-        n6.as_os_str(),
-    ]);
+    run_ok(&[&"latents", &ncx10, &"-o", &n6]);
     assert_eq!(std::fs::read(&n5).unwrap(), std::fs::read(&n6).unwrap());
     assert_ne!(std::fs::read(&n5).unwrap(), std::fs::read(&n3).unwrap());
-    let out = ncodec()
-        .arg("latents")
-        .arg(&ncx10)
-        .args(["--quality", "3", "-o"])
-        .arg(dir.join("refused.npy"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("image input only"));
+    let refused = dir.join("refused.npy");
+    let err = run_fails(&[&"latents", &ncx10, &"--quality", &"3", &"-o", &refused]);
+    assert!(err.contains("image input only"), "{err}");
     let ipng = dir.join("i.png");
-    run(&[
-        "decode".as_ref(),
-        incx.as_os_str(),
-        "-o".as_ref(),
-        ipng.as_os_str(),
-    ]);
+    run_ok(&[&"decode", &incx, &"-o", &ipng]);
     assert_eq!(image::open(&ipng).unwrap().width(), 200);
     // Quality levels other than 0 are refused for audio.
-    let out = ncodec()
-        .arg("encode")
-        .arg(&wav)
-        .args(["-q", "3", "-o"])
-        .arg(dir.join("x.ncx"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    run_fails(&[&"encode", &wav, &"-q", &"3", &"-o", &dir.join("x.ncx")]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn compare_reports_metrics_and_refuses_mismatches() {
-    let run = |args: &[std::path::PathBuf]| ncodec().arg("compare").args(args).output().unwrap();
+    let compare =
+        |args: &[std::path::PathBuf]| ncodec().arg("compare").args(args).output().unwrap();
     let a = fixture("metrics_a.png");
-    let out = run(&[
+    let out = compare(&[
         "--json".into(),
         a.clone(),
         fixture("metrics_b_noise.png"),
@@ -402,14 +318,14 @@ fn compare_reports_metrics_and_refuses_mismatches() {
     // Identical: PSNR is infinite (null in JSON), nothing differs.
     assert!(v[1]["psnr"].is_null());
     assert_eq!(v[1]["differing"], 0);
-    let text = String::from_utf8(run(&[a.clone(), a.clone()]).stdout).unwrap();
+    let text = String::from_utf8(compare(&[a.clone(), a.clone()]).stdout).unwrap();
     assert!(
         text.contains("PSNR identical, MS-SSIM 1.00000, 0 of 105600"),
         "{text}"
     );
 
     let wav = fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav");
-    let out = run(&["--json".into(), wav.clone(), wav.clone()]);
+    let out = compare(&["--json".into(), wav.clone(), wav.clone()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v[0]["snr"].is_null() && v[0]["psnr"].is_null());
     assert_eq!(v[0]["differing"], 0);
@@ -424,7 +340,7 @@ fn compare_reports_metrics_and_refuses_mismatches() {
         vec![a.clone(), wav],
         vec![a.clone(), fixture("no-such-file.png")],
     ] {
-        let out = run(&bad);
+        let out = compare(&bad);
         assert_eq!(out.status.code(), Some(1), "{bad:?}");
         assert!(!out.stderr.is_empty());
     }
@@ -437,49 +353,44 @@ fn compare_reports_metrics_and_refuses_mismatches() {
 fn the_wavelet_codec_is_picked_by_name() {
     let dir = tmpdir("dwt");
     let ncx = dir.join("a.ncx");
-    let out = ncodec()
-        .arg("encode")
-        .arg(fixture("metrics_a.png"))
-        .args(["--model", "dwt97-rgb", "-q", "12", "-o"])
-        .arg(&ncx)
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let info = ncodec()
-        .args(["info", "--json"])
-        .arg(&ncx)
-        .output()
-        .unwrap();
+    let a = fixture("metrics_a.png");
+    run_ok(&[
+        &"encode",
+        &a,
+        &"--model",
+        &"dwt97-rgb",
+        &"-q",
+        &"12",
+        &"-o",
+        &ncx,
+    ]);
+    let info = run_ok(&[&"info", &"--json", &ncx]);
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(v["header"]["model_id"], "dwt97-rgb");
     assert_eq!(v["header"]["quality"], 12);
-    let text = ncodec().arg("info").arg(&ncx).output().unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = String::from_utf8(run_ok(&[&"info", &ncx]).stdout).unwrap();
     assert!(
         text.contains("quality:     12 (quantisation step 20 in 8-bit units)"),
         "{text}"
     );
     let png = dir.join("a.png");
     decode_ok(&ncx, &png);
-    let out = ncodec()
-        .arg("compare")
-        .arg(fixture("metrics_a.png"))
-        .arg(&png)
-        .arg("--json")
-        .output()
-        .unwrap();
+    let out = run_ok(&[&"compare", &a, &png, &"--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let psnr = v[0]["psnr"].as_f64().unwrap_or_else(|| panic!("{v}"));
     assert!(psnr > 30.0, "{psnr}");
-    let out = ncodec()
-        .arg("encode")
-        .arg(fixture("metrics_a.png"))
-        .args(["--model", "dwt97-rgb", "-q", "16", "-o"])
-        .arg(dir.join("b.ncx"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("quality 16"));
+    let b = dir.join("b.ncx");
+    let err = run_fails(&[
+        &"encode",
+        &a,
+        &"--model",
+        &"dwt97-rgb",
+        &"-q",
+        &"16",
+        &"-o",
+        &b,
+    ]);
+    assert!(err.contains("quality 16"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -489,28 +400,19 @@ fn the_wavelet_codec_is_picked_by_name() {
 fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
     let dir = tmpdir("refine");
     let ncx = dir.join("r.ncx");
-    let encode = |extra: &[&str], out: &std::path::Path| {
-        ncodec()
-            .arg("encode")
-            .arg(fixture("metrics_a.png"))
-            .arg("-o")
-            .arg(out)
-            .args(extra)
-            .output()
-            .unwrap()
-    };
-    let out = encode(
-        &[
-            "--model",
-            "hp-mean-64-r5-wide",
-            "--quality",
-            "1",
-            "--refine",
-            "4",
-        ],
+    let a = fixture("metrics_a.png");
+    let out = run_ok(&[
+        &"encode",
+        &a,
+        &"-o",
         &ncx,
-    );
-    assert_ok(&out);
+        &"--model",
+        &"hp-mean-64-r5-wide",
+        &"--quality",
+        &"1",
+        &"--refine",
+        &"4",
+    ]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("latents refined in 4 steps"), "{said}");
     assert!(
@@ -522,13 +424,17 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
     assert_eq!(image::open(&png).unwrap().width(), 200);
 
     let refused = dir.join("w.ncx");
-    let out = encode(&["--model", "dwt97s-rgb", "--refine", "4"], &refused);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("needs a hyperprior"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = run_fails(&[
+        &"encode",
+        &a,
+        &"-o",
+        &refused,
+        &"--model",
+        &"dwt97s-rgb",
+        &"--refine",
+        &"4",
+    ]);
+    assert!(err.contains("needs a hyperprior"), "{err}");
     assert!(!refused.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -543,22 +449,18 @@ fn refine_reports_each_tile_of_a_long_image() {
     let png = dir.join("long.png");
     long.save(&png).unwrap();
     let ncx = dir.join("long.ncx");
-    let out = ncodec()
-        .arg("encode")
-        .arg(&png)
-        .arg("-o")
-        .arg(&ncx)
-        .args([
-            "--model",
-            "hp-mean-64-r5-wide",
-            "--quality",
-            "1",
-            "--refine",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert_ok(&out);
+    let out = run_ok(&[
+        &"encode",
+        &png,
+        &"-o",
+        &ncx,
+        &"--model",
+        &"hp-mean-64-r5-wide",
+        &"--quality",
+        &"1",
+        &"--refine",
+        &"1",
+    ]);
     let said = String::from_utf8_lossy(&out.stderr);
     for tile in ["0/3 tiles", "1/3 tiles", "2/3 tiles", "3/3 tiles done\n"] {
         assert!(said.contains(tile), "no {tile:?} in {said}");
