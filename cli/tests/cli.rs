@@ -394,6 +394,23 @@ fn the_wavelet_codec_is_picked_by_name() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Runs `ncodec encode INPUT -o OUT --model hp-mean-64-r5-wide --quality 1 --refine
+/// STEPS` and asserts that it succeeded.
+fn encode_refined(input: &std::path::Path, out: &std::path::Path, steps: &str) -> Output {
+    run_ok(&[
+        &"encode",
+        &input,
+        &"-o",
+        &out,
+        &"--model",
+        &"hp-mean-64-r5-wide",
+        &"--quality",
+        &"1",
+        &"--refine",
+        &steps,
+    ])
+}
+
 /// `--refine` writes a file that `decode` reads like any other, and
 /// is refused with a message for a model outside the hyperprior family.
 #[test]
@@ -401,18 +418,7 @@ fn refine_flag_encodes_decodable_files_and_is_refused_elsewhere() {
     let dir = tmpdir("refine");
     let ncx = dir.join("r.ncx");
     let a = fixture("metrics_a.png");
-    let out = run_ok(&[
-        &"encode",
-        &a,
-        &"-o",
-        &ncx,
-        &"--model",
-        &"hp-mean-64-r5-wide",
-        &"--quality",
-        &"1",
-        &"--refine",
-        &"4",
-    ]);
+    let out = encode_refined(&a, &ncx, "4");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("latents refined in 4 steps"), "{said}");
     assert!(
@@ -449,18 +455,7 @@ fn refine_reports_each_tile_of_a_long_image() {
     let png = dir.join("long.png");
     long.save(&png).unwrap();
     let ncx = dir.join("long.ncx");
-    let out = run_ok(&[
-        &"encode",
-        &png,
-        &"-o",
-        &ncx,
-        &"--model",
-        &"hp-mean-64-r5-wide",
-        &"--quality",
-        &"1",
-        &"--refine",
-        &"1",
-    ]);
+    let out = encode_refined(&png, &ncx, "1");
     let said = String::from_utf8_lossy(&out.stderr);
     for tile in ["0/3 tiles", "1/3 tiles", "2/3 tiles", "3/3 tiles done\n"] {
         assert!(said.contains(tile), "no {tile:?} in {said}");
