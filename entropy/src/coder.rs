@@ -20,7 +20,9 @@ use constriction::stream::{Decode, Encode};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::table::{CdfTables, Head, LUT_BITS, PRECISION};
+use crate::table::{
+    CdfTables, Escape, Head, LUT_BITS, NB_BITS, PRECISION, check_args, symbol_of, value_of_escape,
+};
 
 /// Largest number of independent streams in one coded tensor.
 pub const MAX_STREAMS: usize = 4096;
@@ -96,69 +98,6 @@ impl DecoderModel<PRECISION> for Uniform {
         let v = quantile >> shift;
         (v, v << shift, NonZeroU32::new(1 << shift).expect("nonzero"))
     }
-}
-
-/// Bits of the escape payload's length field.
-const NB_BITS: u32 = 6;
-
-/// The payload coded after an escape symbol: the distance beyond the support, Elias-gamma
-/// style (`nb` = bit length of `distance + 1` minus one, then its `nb` low bits).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Escape {
-    below: bool,
-    nb: u32,
-    low: u64,
-}
-
-impl Escape {
-    pub(crate) fn bits(self) -> u32 {
-        NB_BITS + 1 + self.nb
-    }
-}
-
-/// Maps a value to its symbol in table `h`, with the escape payload if it is outside.
-#[inline(always)]
-pub(crate) fn symbol_of(h: Head, v: i32) -> (u32, Option<Escape>) {
-    let d = i64::from(v) - i64::from(h.offset);
-    let esc_sym = h.len - 1;
-    if d >= 0 && d < i64::from(esc_sym) {
-        return (d as u32, None);
-    }
-    let (below, mag) = if d < 0 {
-        (true, (-d - 1) as u64)
-    } else {
-        (false, (d - i64::from(esc_sym)) as u64)
-    };
-    let w = mag + 1;
-    let nb = 63 - w.leading_zeros();
-    let low = w & ((1u64 << nb) - 1);
-    (esc_sym, Some(Escape { below, nb, low }))
-}
-
-fn value_of_escape(h: Head, e: Escape) -> Result<i32> {
-    let mag = ((1u64 << e.nb) | e.low) - 1;
-    let v = if e.below {
-        i64::from(h.offset) - 1 - mag as i64
-    } else {
-        i64::from(h.offset) + i64::from(h.len - 1) + mag as i64
-    };
-    i32::try_from(v).map_err(|_| Error::Corrupt("escaped value outside the i32 range"))
-}
-
-pub(crate) fn check_args(tables: &CdfTables, n: usize, indexes: &[u16]) -> Result<()> {
-    if indexes.len() != n {
-        return Err(Error::InvalidInput(format!(
-            "{n} symbols but {} table indexes",
-            indexes.len()
-        )));
-    }
-    if let Some(&bad) = indexes.iter().find(|&&i| usize::from(i) >= tables.len()) {
-        return Err(Error::InvalidInput(format!(
-            "table index {bad} out of range ({} tables)",
-            tables.len()
-        )));
-    }
-    Ok(())
 }
 
 #[inline(always)]

@@ -357,7 +357,7 @@ impl CdfTables {
     /// # Errors
     /// [`Error::InvalidInput`] on a length mismatch or an out-of-range index.
     pub fn estimate_bits(&self, symbols: &[i32], indexes: &[u16]) -> Result<f64> {
-        crate::coder::check_args(self, symbols.len(), indexes)?;
+        check_args(self, symbols.len(), indexes)?;
         Ok(symbols
             .iter()
             .zip(indexes)
@@ -369,11 +369,74 @@ impl CdfTables {
     /// included.
     pub(crate) fn symbol_bits(&self, ti: usize, v: i32) -> f64 {
         let h = self.heads[ti];
-        let (sym, esc) = crate::coder::symbol_of(h, v);
+        let (sym, esc) = symbol_of(h, v);
         let s = h.start as usize + sym as usize;
         let p = self.cdf[s + 1] - self.cdf[s];
         f64::from(PRECISION as u32) - f64::from(p).log2() + esc.map_or(0.0, |e| f64::from(e.bits()))
     }
+}
+
+/// Bits of the escape payload's length field.
+pub(crate) const NB_BITS: u32 = 6;
+
+/// The payload coded after an escape symbol: the distance beyond the support, Elias-gamma
+/// style (`nb` = bit length of `distance + 1` minus one, then its `nb` low bits).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Escape {
+    pub(crate) below: bool,
+    pub(crate) nb: u32,
+    pub(crate) low: u64,
+}
+
+impl Escape {
+    pub(crate) fn bits(self) -> u32 {
+        NB_BITS + 1 + self.nb
+    }
+}
+
+/// Maps a value to its symbol in table `h`, with the escape payload if it is outside.
+#[inline(always)]
+pub(crate) fn symbol_of(h: Head, v: i32) -> (u32, Option<Escape>) {
+    let d = i64::from(v) - i64::from(h.offset);
+    let esc_sym = h.len - 1;
+    if d >= 0 && d < i64::from(esc_sym) {
+        return (d as u32, None);
+    }
+    let (below, mag) = if d < 0 {
+        (true, (-d - 1) as u64)
+    } else {
+        (false, (d - i64::from(esc_sym)) as u64)
+    };
+    let w = mag + 1;
+    let nb = 63 - w.leading_zeros();
+    let low = w & ((1u64 << nb) - 1);
+    (esc_sym, Some(Escape { below, nb, low }))
+}
+
+pub(crate) fn value_of_escape(h: Head, e: Escape) -> Result<i32> {
+    let mag = ((1u64 << e.nb) | e.low) - 1;
+    let v = if e.below {
+        i64::from(h.offset) - 1 - mag as i64
+    } else {
+        i64::from(h.offset) + i64::from(h.len - 1) + mag as i64
+    };
+    i32::try_from(v).map_err(|_| Error::Corrupt("escaped value outside the i32 range"))
+}
+
+pub(crate) fn check_args(tables: &CdfTables, n: usize, indexes: &[u16]) -> Result<()> {
+    if indexes.len() != n {
+        return Err(Error::InvalidInput(format!(
+            "{n} symbols but {} table indexes",
+            indexes.len()
+        )));
+    }
+    if let Some(&bad) = indexes.iter().find(|&&i| usize::from(i) >= tables.len()) {
+        return Err(Error::InvalidInput(format!(
+            "table index {bad} out of range ({} tables)",
+            tables.len()
+        )));
+    }
+    Ok(())
 }
 
 struct Reader<'a> {
