@@ -465,3 +465,61 @@ fn refine_reports_each_tile_of_a_long_image() {
     assert_eq!(image::open(&back).unwrap().width(), 2100);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Without `-o`, `encode img.png` writes `img.ncx` beside it and `decode img.ncx` writes
+/// `img.png` (`.wav` for audio); an existing file of that name is not overwritten unless
+/// `--force`; an audio file is not written under an image's extension.
+#[test]
+fn outputs_are_named_after_the_input() {
+    let dir = tmpdir("names");
+    let png = dir.join("img.png");
+    std::fs::copy(fixture("metrics_a.png"), &png).unwrap();
+    run_ok(&[&"encode", &png]);
+    let ncx = dir.join("img.ncx");
+    assert!(ncx.is_file());
+    let before = std::fs::read(&ncx).unwrap();
+    let err = run_fails(&[&"encode", &png, &"-q", &"3"]);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&ncx).unwrap(), before, "not overwritten");
+    run_ok(&[&"encode", &png, &"-q", &"3", &"--force"]);
+    assert_ne!(std::fs::read(&ncx).unwrap(), before);
+    // decode writes img.png, which exists (the input): refused, then forced.
+    let err = run_fails(&[&"decode", &ncx]);
+    assert!(err.contains("img.png already exists"), "{err}");
+    run_ok(&[&"decode", &ncx, &"--force"]);
+    assert_eq!(image::open(&png).unwrap().width(), 200);
+
+    let wav = dir.join("speech.wav");
+    std::fs::copy(fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav"), &wav).unwrap();
+    run_ok(&[&"encode", &wav]);
+    let sncx = dir.join("speech.ncx");
+    std::fs::remove_file(&wav).unwrap();
+    run_ok(&[&"decode", &sncx]);
+    assert!(wav.is_file());
+    let bad = dir.join("speech.png");
+    let err = run_fails(&[&"decode", &sncx, &"-o", &bad]);
+    assert!(err.contains(".wav"), "{err}");
+    assert!(!bad.exists() && !dir.join("speech.png.tmp").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `ncodec models` names each model's family, and `--json` carries it.
+#[test]
+fn models_name_their_family() {
+    let text = String::from_utf8(run_ok(&[&"models"]).stdout).unwrap();
+    assert!(
+        text.contains("family") && text.contains("wavelet"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&run_ok(&[&"models", &"--json"]).stdout).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["family"].is_string())
+    );
+}

@@ -4,8 +4,10 @@
 //! (22.05 kHz, so resampling is included) repeated to 10 s.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ncodec::audio_io::read_wav;
-use ncodec::container::{Container, Limits, MediaKind};
+use ncodec::container::{Container, Limits};
+use ncodec::families::walloc::WallocModel;
+use ncodec::media::MediaKind;
+use ncodec::media::audio::read_wav;
 use ncodec::registry;
 use ncodec_models::burn::prelude::Device;
 use std::hint::black_box;
@@ -23,7 +25,8 @@ fn bench(c: &mut Criterion) {
         ch.truncate(10 * rate);
     }
     let entry = registry::default_for(MediaKind::Audio).unwrap();
-    let model = registry::load_audio_model(entry.id, &Device::flex()).unwrap();
+    let files = registry::shipped_files(entry.id).unwrap();
+    let model = WallocModel::from_files(&files, &Device::flex()).unwrap();
     let (bytes, _) = model.encode_audio(&clip).unwrap();
     let file = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     let mut g = c.benchmark_group(format!("audio/{}/speech-10s", entry.id));

@@ -8,11 +8,28 @@
 //! Uses `../shared/datasets/kodak/kodim23.png`, else the committed 200×176 fixture.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ncodec::container::{Limits, MediaKind};
+use ncodec::codec::{Codec, EncodeOptions, Input, ModelFiles};
+use ncodec::container::{Container, Limits};
+use ncodec::families::walloc::{DEFAULT_IMAGE_QUALITY, UNIT_STEP_QUALITY, WallocModel};
+use ncodec::media::MediaKind;
+use ncodec::media::image::Image;
 use ncodec::registry;
-use ncodec::walloc_codec::{DEFAULT_IMAGE_QUALITY, UNIT_STEP_QUALITY};
 use ncodec_models::burn::prelude::Device;
 use std::hint::black_box;
+
+/// Encodes at `q`: the file's bytes.
+fn encode(model: &dyn Codec, img: &Image, q: u8) -> Vec<u8> {
+    model
+        .encode(Input::Image(img), &EncodeOptions::new().quality(q))
+        .unwrap()
+        .bytes
+}
+
+/// Decodes a file's bytes to its image.
+fn decode(model: &dyn Codec, bytes: &[u8]) -> Image {
+    let c = Container::from_bytes(bytes, &Limits::default()).unwrap();
+    model.decode_to_memory(&c).unwrap().into_image().unwrap()
+}
 
 fn bench(c: &mut Criterion) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -22,17 +39,19 @@ fn bench(c: &mut Criterion) {
     } else {
         root.join("../tests/fixtures/metrics_a.png")
     };
-    let img = image::open(&path).unwrap().to_rgb8();
+    let img = Image::rgb(image::open(&path).unwrap().to_rgb8());
     // Every shipped image model but the WaLLoC one (timed in detail below), at its
     // default level.
-    let walloc_id = registry::default_walloc_image().ok();
+    let walloc_id = registry::default_with_latents(MediaKind::Image)
+        .ok()
+        .map(|m| m.id);
     for entry in registry::models()
         .into_iter()
         .filter(|m| m.kind == MediaKind::Image && Some(m.id) != walloc_id)
     {
-        let model = registry::load_image_model(entry.id, &Device::flex()).unwrap();
+        let model = registry::load(entry.id, &Device::flex()).unwrap();
         let q = entry.default_quality;
-        let (bytes, _) = model.encode(&img, q).unwrap();
+        let bytes = encode(model.as_ref(), &img, q);
         let mut g = c.benchmark_group(format!(
             "image/{}/{}",
             entry.id,
@@ -43,30 +62,28 @@ fn bench(c: &mut Criterion) {
             u64::from(img.width()) * u64::from(img.height()),
         ));
         g.bench_function(format!("encode_q{q}"), |b| {
-            b.iter(|| model.encode(black_box(&img), q).unwrap())
+            b.iter(|| encode(model.as_ref(), black_box(&img), q))
         });
         g.bench_function(format!("decode_q{q}"), |b| {
-            b.iter(|| model.decode(black_box(&bytes), &Limits::default()).unwrap())
+            b.iter(|| decode(model.as_ref(), black_box(&bytes)))
         });
         g.finish();
     }
 
     // NCODEC_BENCH_WALLOC_DIR times a model exported by `ncodec train walloc-image`.
-    let any = match std::env::var_os("NCODEC_BENCH_WALLOC_DIR") {
-        Some(dir) => registry::load_image_model_dir(dir.as_ref(), &Device::flex()).unwrap(),
+    let files = match std::env::var_os("NCODEC_BENCH_WALLOC_DIR") {
+        Some(dir) => ModelFiles::from_dir(dir.as_ref()).unwrap(),
         None => {
-            let Ok(id) = registry::default_walloc_image() else {
+            let Some(id) = walloc_id else {
                 eprintln!("no WaLLoC image model shipped: skipping its benchmarks");
                 return;
             };
-            registry::load_image_model(id, &Device::flex()).unwrap()
+            registry::shipped_files(id).unwrap()
         }
     };
-    let id = any.id().to_string();
-    let ncodec::image_any::ImageCodec::Walloc(wm) = &any else {
-        unreachable!("registry returned another family for a WaLLoC id")
-    };
-    let (bytes, _) = any.encode(&img, DEFAULT_IMAGE_QUALITY).unwrap();
+    let wm = WallocModel::from_files(&files, &Device::flex()).unwrap();
+    let id = wm.info().id.clone();
+    let bytes = encode(&wm, &img, DEFAULT_IMAGE_QUALITY);
     let mut g = c.benchmark_group(format!(
         "image/{id}/{}",
         path.file_name().unwrap().to_string_lossy()
@@ -76,22 +93,18 @@ fn bench(c: &mut Criterion) {
         u64::from(img.width()) * u64::from(img.height()),
     ));
     g.bench_function("latents", |b| {
-        b.iter(|| wm.image_latents(black_box(&img)).unwrap())
+        b.iter(|| wm.image_latents(black_box(&img.pixels)).unwrap())
     });
     g.bench_function("encode", |b| {
-        b.iter(|| any.encode(black_box(&img), DEFAULT_IMAGE_QUALITY).unwrap())
+        b.iter(|| encode(&wm, black_box(&img), DEFAULT_IMAGE_QUALITY))
     });
-    g.bench_function("decode", |b| {
-        b.iter(|| any.decode(black_box(&bytes), &Limits::default()).unwrap())
-    });
+    g.bench_function("decode", |b| b.iter(|| decode(&wm, black_box(&bytes))));
     // The unit-step base level: latents alone, no residual (no synthesis in the encoder).
-    let (base, _) = any.encode(&img, UNIT_STEP_QUALITY).unwrap();
+    let base = encode(&wm, &img, UNIT_STEP_QUALITY);
     g.bench_function("encode_q4", |b| {
-        b.iter(|| any.encode(black_box(&img), UNIT_STEP_QUALITY).unwrap())
+        b.iter(|| encode(&wm, black_box(&img), UNIT_STEP_QUALITY))
     });
-    g.bench_function("decode_q4", |b| {
-        b.iter(|| any.decode(black_box(&base), &Limits::default()).unwrap())
-    });
+    g.bench_function("decode_q4", |b| b.iter(|| decode(&wm, black_box(&base))));
     // The two halves of decode: entropy decoding of the latents, and synthesis from them.
     let latents = wm.latents_of_file(&bytes, &Limits::default()).unwrap();
     g.bench_function("decode_latents", |b| {

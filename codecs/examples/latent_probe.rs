@@ -17,9 +17,9 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
-use ncodec::image_any::ImageCodec;
+use ncodec::families::walloc::WallocModel;
+use ncodec::media::MediaKind;
 use ncodec::registry;
-use ncodec::walloc_codec::WallocModel;
 use ncodec_models::hyperprior::to_f32_vec;
 
 /// Latent features (with a constant 1 for the bias) and block-mean RGB targets.
@@ -146,10 +146,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("{} holds fewer than two images", dir.display()).into());
     }
     let device = ncodec::device::default_device();
-    let id = registry::default_walloc_image()?;
-    let ImageCodec::Walloc(model) = registry::load_image_model(id, &device)? else {
-        return Err(format!("{id} is not a WaLLoC model").into());
-    };
+    let id = registry::default_with_latents(MediaKind::Image)?.id;
+    let model = WallocModel::from_files(&registry::shipped_files(id)?, &device)?;
     let (mut train, mut test) = (Samples::default(), Samples::default());
     for (i, p) in paths.iter().enumerate() {
         let img = image::open(p)?.to_rgb8();

@@ -1,6 +1,6 @@
 //! What `ncodec info` shows about a file, without decoding it.
 
-use crate::container::{Container, Header, Limits, MediaInfo, tag_name};
+use crate::container::{Container, Header, Limits, tag_name};
 use crate::error::Result;
 
 /// A summary of a coded file.
@@ -16,6 +16,9 @@ pub struct FileInfo {
     pub kbps: Option<f64>,
     /// Sections in file order: tag and payload size.
     pub sections: Vec<SectionInfo>,
+    /// What the quality level means for the file's family (e.g. its quantisation step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_note: Option<String>,
 }
 
 /// One section's tag and size.
@@ -33,35 +36,8 @@ pub struct SectionInfo {
 /// Any container error; see [`Container::from_bytes`].
 pub fn file_info(bytes: &[u8], limits: &Limits) -> Result<FileInfo> {
     let c = Container::from_bytes(bytes, limits)?;
-    let bits = bytes.len() as f64 * 8.0;
-    let (bpp, kbps) = match c.header.media {
-        MediaInfo::Image { width, height, .. } => {
-            (Some(bits / (f64::from(width) * f64::from(height))), None)
-        }
-        MediaInfo::Audio {
-            sample_rate,
-            frames,
-            ..
-        } => {
-            let secs = frames as f64 / f64::from(sample_rate);
-            (None, (secs > 0.0).then(|| bits / secs / 1000.0))
-        }
-        MediaInfo::Video {
-            width,
-            height,
-            frames,
-            fps_num,
-            fps_den,
-            ..
-        } => {
-            let px = f64::from(width) * f64::from(height) * f64::from(frames);
-            let secs = f64::from(frames) * f64::from(fps_den) / f64::from(fps_num);
-            (
-                (px > 0.0).then(|| bits / px),
-                (fps_num > 0 && secs > 0.0).then(|| bits / secs / 1000.0),
-            )
-        }
-    };
+    let n = bytes.len() as u64;
+    let tags: Vec<[u8; 4]> = c.sections.iter().map(|s| s.tag).collect();
     Ok(FileInfo {
         sections: c
             .sections
@@ -71,9 +47,10 @@ pub fn file_info(bytes: &[u8], limits: &Limits) -> Result<FileInfo> {
                 bytes: s.data.len() as u64,
             })
             .collect(),
+        bits_per_pixel: c.header.media.bits_per_pixel(n),
+        kbps: c.header.media.kbps(n),
+        quality_note: crate::registry::describe_quality(c.header.quality, &tags),
         header: c.header,
-        file_bytes: bytes.len() as u64,
-        bits_per_pixel: bpp,
-        kbps,
+        file_bytes: n,
     })
 }

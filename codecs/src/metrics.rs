@@ -19,8 +19,8 @@
 
 use image::RgbImage;
 
-use crate::audio_io::Audio;
 use crate::error::{Error, Result};
+use crate::media::audio::Audio;
 
 /// Bits per pixel of a file of `bytes` bytes for a `width × height` image.
 pub fn bits_per_pixel(bytes: usize, width: u32, height: u32) -> f64 {

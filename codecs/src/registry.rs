@@ -1,32 +1,40 @@
-//! The models this build ships, by id, and loading of models from folders.
+//! The codec families this build knows and the trained models it ships.
 //!
-//! Every shipped learned entry has real trained weights committed under
+//! A file names its model by id; [`load`] finds the shipped model with that id and its
+//! family loads it. A model folder exported by `ncodec train` names its family in its
+//! `manifest.json`; [`load_dir`] reads it. Nothing is guessed from a model's files.
+//!
+//! Every shipped learned model has real trained weights committed under
 //! `models/weights/<id>/` with a model card, embedded into the binary so no configuration
-//! is needed. Two entries, `dwt97-rgb` and `dwt97s-rgb` (periodic and symmetric border
-//! extension), are classic wavelet codecs with no weights (their cards are in
-//! `models/weights/` too), shipped as baselines and never as defaults; the learned
-//! variants (`dwt97-pf-r1`, …) code the same files and decode them through a trained
-//! post-filter. An id found in a file but not here is an [`Error::UnknownModel`].
+//! is needed. `dwt97-rgb` and `dwt97s-rgb` are classic wavelet codecs with no weights
+//! (their cards are in `models/weights/` too), shipped as baselines and never as defaults.
+//! An id found in a file but not here is an [`Error::UnknownModel`].
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use ncodec_models::burn::prelude::Device;
 
-use crate::container::MediaKind;
-use crate::error::{Error, Result, io_err};
-use crate::image_any::ImageCodec;
-use crate::image_codec::ImageModel;
-use crate::latent_learned::LatentContextModel;
-use crate::walloc_codec::WallocModel;
-use crate::wavelet_codec::{DWT_ID, DWT_SYMMETRIC_ID, Extension, WaveletCodec};
+use crate::codec::{Codec, Family, ModelFiles};
+use crate::error::{Error, Result};
+use crate::families::hyperprior::HyperpriorFamily;
+use crate::families::walloc::WallocFamily;
+use crate::families::wavelet::WaveletFamily;
+use crate::media::MediaKind;
+
+/// Every family this build knows: adding a family is one folder under
+/// `codecs/src/families/` and one line here.
+static FAMILIES: &[&dyn Family] = &[&HyperpriorFamily, &WallocFamily, &WaveletFamily];
 
 /// A shipped model, as listed by `ncodec models`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ModelEntry {
-    /// Id written into files, e.g. `hyperprior-mse`.
+    /// Id written into files, e.g. `dwt97s-pf-r2`.
     pub id: &'static str,
     /// Media the model codes.
     pub kind: MediaKind,
+    /// The family that loads it.
+    pub family: &'static str,
     /// One-line description.
     pub description: &'static str,
     /// Lowest quality level.
@@ -39,210 +47,179 @@ pub struct ModelEntry {
     pub default: bool,
 }
 
-/// Model families, told apart by their `model.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Hyperprior,
-    Walloc,
-    /// No weights: [`crate::wavelet_codec::WaveletCodec`] with this border extension.
-    Classic(Extension),
-    /// The wavelet codec with a learned post-filter (`model.json`, `weights.bpk`).
-    Filtered,
-}
-
-struct Embedded {
+/// A shipped model: its listing and its embedded files.
+struct Shipped {
     entry: ModelEntry,
-    family: Family,
-    config: &'static [u8],
-    weights: &'static [u8],
-    tables: &'static [u8],
-    /// A WaLLoC image model's learned latent context model (`context.bin`), or empty.
-    context: &'static [u8],
+    files: &'static [(&'static str, &'static [u8])],
 }
 
-macro_rules! weights {
+/// The bytes of file `$file` of shipped model `$id` (`models/weights/$id/$file`).
+macro_rules! file {
     ($id:literal, $file:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../models/weights/",
-            $id,
-            "/",
-            $file
-        ))
+        (
+            $file,
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../models/weights/",
+                $id,
+                "/",
+                $file
+            ))
+            .as_slice(),
+        )
     };
 }
 
-/// A shipped hyperprior-family release with six quality levels (0–5, default 3) that is
-/// not the default model: its `model.json`, `weights.bpk` and `tables.bin`.
-macro_rules! hyperprior_release {
-    ($id:literal, $description:literal) => {
-        hyperprior_release!($id, $description, max_quality: 5, default_quality: 3)
-    };
-    ($id:literal, $description:literal, max_quality: $max:literal, default_quality: $default:literal) => {
-        Embedded {
+/// One shipped model: id, kind, family, quality range, default level, whether it is
+/// its kind's default, its files and its description.
+macro_rules! shipped {
+    (
+        $id:literal, $kind:ident, $family:expr, levels $max:expr, default $q:expr,
+        $default:literal, [$($file:literal),*], $description:literal
+    ) => {
+        Shipped {
             entry: ModelEntry {
                 id: $id,
-                kind: MediaKind::Image,
+                kind: MediaKind::$kind,
+                family: $family,
                 description: $description,
                 min_quality: 0,
-                max_quality: $max,
-                default_quality: $default,
-                default: false,
+                max_quality: $max - 1,
+                default_quality: $q,
+                default: $default,
             },
-            family: Family::Hyperprior,
-            config: weights!($id, "model.json"),
-            weights: weights!($id, "weights.bpk"),
-            tables: weights!($id, "tables.bin"),
-            context: &[],
+            files: &[$(file!($id, $file)),*],
         }
     };
 }
 
-/// The embedded models (files and model cards in `models/weights/<id>/`).
-const EMBEDDED: &[Embedded] = &[
-    hyperprior_release!(
-        "hp-mean-64-r1",
-        "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card"
+use crate::families::{hyperprior, walloc, wavelet};
+
+/// The shipped models (files and model cards in `models/weights/<id>/`).
+static SHIPPED: &[Shipped] = &[
+    shipped!(
+        "dwt97s-pf-r2", Image, wavelet::FAMILY, levels wavelet::QUALITY_LEVELS,
+        default wavelet::DEFAULT_QUALITY, true, ["model.json", "weights.bpk"],
+        "dwt97s-rgb's files (symmetric extension) decoded through a learned post-filter (5 conv layers, 24 channels), dwt97-pf-r1's filter trained further; see its model card"
     ),
-    hyperprior_release!(
-        "hp-mean-64-r2",
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r1 trained 15,750 steps further; early training release, see its model card"
+    shipped!(
+        "dwt97-pf-r1", Image, wavelet::FAMILY, levels wavelet::QUALITY_LEVELS,
+        default wavelet::DEFAULT_QUALITY, false, ["model.json", "weights.bpk"],
+        "dwt97-rgb's files decoded through a learned post-filter (5 conv layers, 24 channels) trained by `ncodec train postfilter`; see its model card"
     ),
-    hyperprior_release!(
-        "hp-mean-64-r3",
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r2 trained 12,000 steps further; early training release, see its model card"
+    Shipped {
+        entry: classic_entry(
+            wavelet::DWT_SYMMETRIC_ID,
+            "dwt97-rgb with symmetric instead of periodic extension at the borders (smaller files); classic, no learned weights, a baseline, see its card",
+        ),
+        files: &[("model.json", br#"{"extension": "symmetric"}"#)],
+    },
+    Shipped {
+        entry: classic_entry(
+            wavelet::DWT_ID,
+            "classic wavelet codec, no learned weights: dyadic CDF 9/7 (5 levels) with ncodec's context coder; a baseline, see its card",
+        ),
+        files: &[("model.json", br#"{"extension": "periodic"}"#)],
+    },
+    shipped!(
+        "walloc-rgb-16x-r1", Image, walloc::FAMILY, levels walloc::IMAGE_LEVELS,
+        default walloc::DEFAULT_IMAGE_QUALITY, false,
+        ["model.json", "weights.bpk", "tables.bin", "context.bin"],
+        "WaLLoC RGB 16x (J=3, 12 latents), context-coded latents; levels 0–7 latents alone, 8–15 plus a wavelet residual; early training release, see its model card"
     ),
-    hyperprior_release!(
-        "hp-mean-64-r4",
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r3 trained 14,000 steps further; early training release, see its model card"
+    shipped!(
+        "hp-mean-64-r5-wide", Image, hyperprior::FAMILY, levels 10, default 6, false,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "mean-scale hyperprior, N=64 M=96, 10 gain levels: hp-mean-64-r5 with four levels added by extrapolating its gains (0.09–0.94 bpp on Kodak; no further training); early training release, see its model card"
     ),
-    hyperprior_release!(
-        "hp-mean-64-r5",
+    shipped!(
+        "hp-mean-64-r5", Image, hyperprior::FAMILY, levels 6, default 3, false,
+        ["model.json", "weights.bpk", "tables.bin"],
         "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r4 trained 13,000 steps further; early training release, see its model card"
     ),
-    hyperprior_release!(
-        "hp-mean-64-r5-wide",
-        "mean-scale hyperprior, N=64 M=96, 10 gain levels: hp-mean-64-r5 with four levels added by extrapolating its gains (0.09–0.94 bpp on Kodak; no further training); early training release, see its model card",
-        max_quality: 9,
-        default_quality: 6
+    shipped!(
+        "hp-mean-64-r4", Image, hyperprior::FAMILY, levels 6, default 3, false,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r3 trained 14,000 steps further; early training release, see its model card"
     ),
-    Embedded {
-        entry: ModelEntry {
-            id: "walloc-rgb-16x-r1",
-            kind: MediaKind::Image,
-            description: "WaLLoC RGB 16x (J=3, 12 latents), context-coded latents; levels 0–7 latents alone, 8–15 plus a wavelet residual; early training release, see its model card",
-            min_quality: 0,
-            max_quality: crate::walloc_codec::IMAGE_LEVELS - 1,
-            default_quality: crate::walloc_codec::DEFAULT_IMAGE_QUALITY,
-            default: false,
-        },
-        family: Family::Walloc,
-        config: weights!("walloc-rgb-16x-r1", "model.json"),
-        weights: weights!("walloc-rgb-16x-r1", "weights.bpk"),
-        tables: weights!("walloc-rgb-16x-r1", "tables.bin"),
-        context: weights!("walloc-rgb-16x-r1", "context.bin"),
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: DWT_ID,
-            kind: MediaKind::Image,
-            description: "classic wavelet codec, no learned weights: dyadic CDF 9/7 (5 levels) with ncodec's context coder; a baseline, see its card",
-            min_quality: 0,
-            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
-            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
-            default: false,
-        },
-        family: Family::Classic(Extension::Periodic),
-        config: &[],
-        weights: &[],
-        tables: &[],
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: DWT_SYMMETRIC_ID,
-            kind: MediaKind::Image,
-            description: "dwt97-rgb with symmetric instead of periodic extension at the borders (smaller files); classic, no learned weights, a baseline, see its card",
-            min_quality: 0,
-            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
-            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
-            default: false,
-        },
-        family: Family::Classic(Extension::Symmetric),
-        config: &[],
-        weights: &[],
-        tables: &[],
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: "dwt97-pf-r1",
-            kind: MediaKind::Image,
-            description: "dwt97-rgb's files decoded through a learned post-filter (5 conv layers, 24 channels) trained by `ncodec train postfilter`; see its model card",
-            min_quality: 0,
-            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
-            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
-            default: false,
-        },
-        family: Family::Filtered,
-        config: weights!("dwt97-pf-r1", "model.json"),
-        weights: weights!("dwt97-pf-r1", "weights.bpk"),
-        tables: &[],
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: "dwt97s-pf-r2",
-            kind: MediaKind::Image,
-            description: "dwt97s-rgb's files (symmetric extension) decoded through a learned post-filter (5 conv layers, 24 channels), dwt97-pf-r1's filter trained further; see its model card",
-            min_quality: 0,
-            max_quality: crate::wavelet_codec::QUALITY_LEVELS - 1,
-            default_quality: crate::wavelet_codec::DEFAULT_QUALITY,
-            default: true,
-        },
-        family: Family::Filtered,
-        config: weights!("dwt97s-pf-r2", "model.json"),
-        weights: weights!("dwt97s-pf-r2", "weights.bpk"),
-        tables: &[],
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: "walloc-speech-16k-r1",
-            kind: MediaKind::Audio,
-            description: "WaLLoC speech, mono 16 kHz (J=6, 8 latents), any WAV resampled; early training release, see its model card",
-            min_quality: 0,
-            max_quality: 0,
-            default_quality: 0,
-            default: true,
-        },
-        family: Family::Walloc,
-        config: weights!("walloc-speech-16k-r1", "model.json"),
-        weights: weights!("walloc-speech-16k-r1", "weights.bpk"),
-        tables: weights!("walloc-speech-16k-r1", "tables.bin"),
-        context: &[],
-    },
-    Embedded {
-        entry: ModelEntry {
-            id: "walloc-music-44k-r1",
-            kind: MediaKind::Audio,
-            description: "WaLLoC stereo 44.1 kHz (J=8, 32 latents), the paper's stereo setting; early training release, on music not yet better than the speech model: see its model card",
-            min_quality: 0,
-            max_quality: 0,
-            default_quality: 0,
-            default: false,
-        },
-        family: Family::Walloc,
-        config: weights!("walloc-music-44k-r1", "model.json"),
-        weights: weights!("walloc-music-44k-r1", "weights.bpk"),
-        tables: weights!("walloc-music-44k-r1", "tables.bin"),
-        context: &[],
-    },
+    shipped!(
+        "hp-mean-64-r3", Image, hyperprior::FAMILY, levels 6, default 3, false,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r2 trained 12,000 steps further; early training release, see its model card"
+    ),
+    shipped!(
+        "hp-mean-64-r2", Image, hyperprior::FAMILY, levels 6, default 3, false,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r1 trained 15,750 steps further; early training release, see its model card"
+    ),
+    shipped!(
+        "hp-mean-64-r1", Image, hyperprior::FAMILY, levels 6, default 3, false,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card"
+    ),
+    shipped!(
+        "walloc-speech-16k-r1", Audio, walloc::FAMILY, levels 1, default 0, true,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "WaLLoC speech, mono 16 kHz (J=6, 8 latents), any WAV resampled; early training release, see its model card"
+    ),
+    shipped!(
+        "walloc-music-44k-r1", Audio, walloc::FAMILY, levels 1, default 0, false,
+        ["model.json", "weights.bpk", "tables.bin"],
+        "WaLLoC stereo 44.1 kHz (J=8, 32 latents), the paper's stereo setting; early training release, on music not yet better than the speech model: see its model card"
+    ),
 ];
+
+/// The listing of a classic wavelet codec (no weights, never a default).
+const fn classic_entry(id: &'static str, description: &'static str) -> ModelEntry {
+    ModelEntry {
+        id,
+        kind: MediaKind::Image,
+        family: wavelet::FAMILY,
+        description,
+        min_quality: 0,
+        max_quality: wavelet::QUALITY_LEVELS - 1,
+        default_quality: wavelet::DEFAULT_QUALITY,
+        default: false,
+    }
+}
+
+/// Every family this build knows.
+pub fn families() -> &'static [&'static dyn Family] {
+    FAMILIES
+}
+
+/// The names of the families, for messages.
+pub fn family_names() -> Vec<&'static str> {
+    FAMILIES.iter().map(|f| f.name()).collect()
+}
+
+/// The family called `name`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if this build has none of that name.
+pub fn family(name: &str) -> Result<&'static dyn Family> {
+    FAMILIES
+        .iter()
+        .copied()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "unknown model family {name:?} (this build has {})",
+                family_names().join(", ")
+            ))
+        })
+}
 
 /// All shipped models.
 pub fn models() -> Vec<ModelEntry> {
-    EMBEDDED.iter().map(|e| e.entry.clone()).collect()
+    SHIPPED.iter().map(|s| s.entry.clone()).collect()
+}
+
+fn shipped(id: &str) -> Result<&'static Shipped> {
+    SHIPPED
+        .iter()
+        .find(|s| s.entry.id == id)
+        .ok_or_else(|| Error::UnknownModel(id.to_string()))
 }
 
 /// The shipped model with this id.
@@ -250,10 +227,7 @@ pub fn models() -> Vec<ModelEntry> {
 /// # Errors
 /// [`Error::UnknownModel`] if there is none.
 pub fn find(id: &str) -> Result<ModelEntry> {
-    models()
-        .into_iter()
-        .find(|m| m.id == id)
-        .ok_or_else(|| Error::UnknownModel(id.to_string()))
+    Ok(shipped(id)?.entry.clone())
 }
 
 /// The default model for a media kind.
@@ -267,185 +241,94 @@ pub fn default_for(kind: MediaKind) -> Result<ModelEntry> {
         .ok_or_else(|| Error::Unsupported(format!("this build ships no trained {kind} model yet")))
 }
 
-/// The id of the shipped WaLLoC image model (the default for `ncodec latents`).
+/// The model whose latents `ncodec latents` gives for a media kind: the default model
+/// when its family has latents, else the first shipped model of that kind that has.
 ///
 /// # Errors
 /// [`Error::Unsupported`] if this build ships none.
-pub fn default_walloc_image() -> Result<&'static str> {
-    EMBEDDED
-        .iter()
-        .find(|e| e.family == Family::Walloc && e.entry.kind == MediaKind::Image)
-        .map(|e| e.entry.id)
-        .ok_or_else(|| {
-            Error::Unsupported("this build ships no trained WaLLoC image model yet".into())
-        })
-}
-
-/// Loads a shipped image model.
-///
-/// # Errors
-/// [`Error::UnknownModel`] if `id` is not shipped or is not an image model.
-pub fn load_image_model(id: &str, device: &Device) -> Result<ImageCodec> {
-    let e = EMBEDDED
-        .iter()
-        .find(|e| e.entry.id == id && e.entry.kind == MediaKind::Image)
-        .ok_or_else(|| Error::UnknownModel(id.to_string()))?;
-    load_parts(
-        e.family, id, e.config, e.weights, e.tables, e.context, device,
-    )
-}
-
-/// Loads a shipped audio model (a WaLLoC model with `dims = 1`).
-///
-/// # Errors
-/// [`Error::UnknownModel`] if `id` is not a shipped audio model.
-pub fn load_audio_model(id: &str, device: &Device) -> Result<WallocModel> {
-    let e = EMBEDDED
-        .iter()
-        .find(|e| e.entry.id == id && e.entry.kind == MediaKind::Audio)
-        .ok_or_else(|| Error::UnknownModel(id.to_string()))?;
-    WallocModel::from_parts(id, e.config, e.weights, e.tables, device)
-}
-
-/// Loads an audio model exported by `ncodec train walloc-audio` from a folder (see
-/// [`load_image_model_dir`]).
-///
-/// # Errors
-/// As [`load_image_model_dir`]; [`Error::Unsupported`] if the folder holds no audio
-/// model.
-pub fn load_audio_model_dir(dir: &Path, device: &Device) -> Result<WallocModel> {
-    match load_image_model_dir(dir, device)? {
-        ImageCodec::Walloc(m) if m.config().dims == 1 => Ok(*m),
-        other => Err(Error::Unsupported(format!(
-            "model {} in {} is not an audio model",
-            other.id(),
-            dir.display()
-        ))),
-    }
-}
-
-fn load_parts(
-    family: Family,
-    id: &str,
-    config: &[u8],
-    weights: &[u8],
-    tables: &[u8],
-    context: &[u8],
-    device: &Device,
-) -> Result<ImageCodec> {
-    Ok(match family {
-        Family::Hyperprior => ImageCodec::Hyperprior(Box::new(ImageModel::from_parts(
-            id, config, weights, tables, device,
-        )?)),
-        Family::Walloc => {
-            let m = WallocModel::from_parts(id, config, weights, tables, device)?;
-            ImageCodec::Walloc(Box::new(if context.is_empty() {
-                m
-            } else {
-                m.with_context(LatentContextModel::from_bytes(context)?)?
-            }))
-        }
-        Family::Classic(ext) => ImageCodec::Wavelet(Box::new(WaveletCodec::classic(ext))),
-        Family::Filtered => ImageCodec::Wavelet(Box::new(WaveletCodec::with_filter(
-            id, config, weights, device,
-        )?)),
+pub fn default_with_latents(kind: MediaKind) -> Result<ModelEntry> {
+    let has = |m: &ModelEntry| family(m.family).is_ok_and(|f| f.has_latents());
+    let mut of_kind: Vec<ModelEntry> = models().into_iter().filter(|m| m.kind == kind).collect();
+    of_kind.sort_by_key(|m| !m.default);
+    of_kind.into_iter().find(has).ok_or_else(|| {
+        Error::Unsupported(format!(
+            "this build ships no {kind} model with a latents API yet"
+        ))
     })
 }
 
-/// The `model.json` and `weights.bpk` bytes of a hyperprior-family image model (scale or
-/// mean-scale hyperprior, factorized prior), to start training from (`ncodec train image
-/// --init`): `source` is a folder holding those two files (e.g. a run's `export/`) or the
-/// id of a shipped model.
+/// The files of the shipped model `id`.
 ///
 /// # Errors
-/// [`Error::Io`] if a folder's file cannot be read, [`Error::InvalidArgument`] if
-/// `source` is neither a folder nor a shipped image model's id, or is another family.
-pub fn hyperprior_parts(source: &str) -> Result<(Vec<u8>, Vec<u8>)> {
-    let dir = Path::new(source);
-    let (family, config, weights) = if dir.is_dir() {
-        let config = read_model_file(dir, "model.json")?;
-        (
-            family_of(&config),
-            config,
-            read_model_file(dir, "weights.bpk")?,
-        )
-    } else {
-        let e = EMBEDDED
+/// [`Error::UnknownModel`] if there is none.
+pub fn shipped_files(id: &str) -> Result<ModelFiles> {
+    let s = shipped(id)?;
+    let mut files = ModelFiles::new(
+        s.entry.id,
+        s.entry.family,
+        s.files
             .iter()
-            .find(|e| e.entry.id == source && e.entry.kind == MediaKind::Image)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "{source}: neither a model folder nor a shipped image model (see `ncodec models`)"
-                ))
-            })?;
-        (e.family, e.config.to_vec(), e.weights.to_vec())
-    };
-    if family != Family::Hyperprior {
-        return Err(Error::InvalidArgument(format!(
-            "{source}: not a hyperprior or factorized-prior model"
-        )));
-    }
-    Ok((config, weights))
+            .map(|&(name, bytes)| (name, Cow::Borrowed(bytes)))
+            .collect(),
+    );
+    files.default_quality = Some(s.entry.default_quality);
+    Ok(files)
 }
 
-/// One file of a model folder, with its path in the error.
-fn read_model_file(dir: &Path, name: &str) -> Result<Vec<u8>> {
-    let p = dir.join(name);
-    std::fs::read(&p).map_err(io_err(&p))
-}
-
-/// The family a `model.json` describes: WaLLoC configs have `latent_dim`, post-filters
-/// `layers`.
-fn family_of(config: &[u8]) -> Family {
-    match serde_json::from_slice::<serde_json::Value>(config) {
-        Ok(v) if v.get("latent_dim").is_some() => Family::Walloc,
-        Ok(v) if v.get("layers").is_some() => Family::Filtered,
-        _ => Family::Hyperprior,
-    }
-}
-
-/// Loads a model exported by `ncodec train` from a folder holding `model.json`,
-/// `weights.bpk` and `tables.bin` (an image model, or a WaLLoC audio model inside
-/// [`ImageCodec::Walloc`]; a post-filter of `ncodec train postfilter` has no
-/// `tables.bin` and loads as the wavelet codec decoding through it). A WaLLoC image
-/// model's `context.bin` (`ncodec train latent-context`) is loaded when present. Its id
-/// is the folder's name.
+/// The files of a model named on a command line: a folder holding an exported model, or
+/// a shipped model's id.
 ///
 /// # Errors
-/// [`Error::Io`] if a file is missing, [`Error::InvalidArgument`] if they do not parse.
-pub fn load_image_model_dir(dir: &Path, device: &Device) -> Result<ImageCodec> {
-    let read = |name: &str| read_model_file(dir, name);
-    let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let id: String = canon
-        .file_name()
-        .map(|n| {
-            n.to_string_lossy()
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(64)
-                .collect()
-        })
-        .filter(|s: &String| !s.is_empty())
-        .unwrap_or_else(|| "local-model".into());
-    let config = read("model.json")?;
-    let family = family_of(&config);
-    // A post-filter has no probability tables.
-    let tables = match family {
-        Family::Filtered => Vec::new(),
-        _ => read("tables.bin")?,
-    };
-    // A WaLLoC image model may have a learned latent context model.
-    let context = match dir.join("context.bin") {
-        p if p.is_file() => read("context.bin")?,
-        _ => Vec::new(),
-    };
-    load_parts(
-        family,
-        &id,
-        &config,
-        &read("weights.bpk")?,
-        &tables,
-        &context,
-        device,
-    )
+/// As [`ModelFiles::from_dir`]; [`Error::InvalidArgument`] if `source` is neither a folder
+/// nor a shipped model's id.
+pub fn model_files(source: &str) -> Result<ModelFiles> {
+    let dir = Path::new(source);
+    if dir.is_dir() {
+        return ModelFiles::from_dir(dir);
+    }
+    shipped_files(source).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "{source}: neither a model folder nor a shipped model (see `ncodec models`)"
+        ))
+    })
+}
+
+/// Loads a model from its files, through its family.
+///
+/// # Errors
+/// As [`family`] and [`Family::load`].
+pub fn load_files(files: &ModelFiles, device: &Device) -> Result<Box<dyn Codec>> {
+    family(&files.family)?.load(files, device)
+}
+
+/// Loads the shipped model `id`.
+///
+/// # Errors
+/// [`Error::UnknownModel`] if this build does not ship it.
+pub fn load(id: &str, device: &Device) -> Result<Box<dyn Codec>> {
+    load_files(&shipped_files(id)?, device)
+}
+
+/// Loads the default model for a media kind.
+///
+/// # Errors
+/// As [`default_for`] and [`load`].
+pub fn load_default(kind: MediaKind, device: &Device) -> Result<Box<dyn Codec>> {
+    load(default_for(kind)?.id, device)
+}
+
+/// Loads a model exported by `ncodec train` from a folder (its id is the folder's name).
+///
+/// # Errors
+/// As [`ModelFiles::from_dir`] and [`load_files`].
+pub fn load_dir(dir: &Path, device: &Device) -> Result<Box<dyn Codec>> {
+    load_files(&ModelFiles::from_dir(dir)?, device)
+}
+
+/// What a file's quality level means, as the family whose sections the file holds says
+/// (for `ncodec info`).
+pub fn describe_quality(quality: u8, tags: &[[u8; 4]]) -> Option<String> {
+    FAMILIES
+        .iter()
+        .find_map(|f| f.describe_quality(quality, tags))
 }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ncodec::latent_context::{LatentCoding, decode_planes};
+use ncodec::families::walloc::latent_context::{LatentCoding, decode_planes};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {

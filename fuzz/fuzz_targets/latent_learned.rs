@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use ncodec::latent_learned::{LatentContextModel, decode_planes};
+use ncodec::families::walloc::latent_learned::{LatentContextModel, decode_planes};
 
 fn model() -> &'static LatentContextModel {
     static M: OnceLock<LatentContextModel> = OnceLock::new();

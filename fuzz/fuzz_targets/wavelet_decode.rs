@@ -4,8 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ncodec::container::{Container, FORMAT_VERSION, Header, MediaInfo, Section};
-use ncodec::wavelet_codec::{Extension, QUALITY_LEVELS, WaveletCodec};
+use ncodec::codec::Codec;
+use ncodec::container::{Container, FORMAT_VERSION, Header, Section};
+use ncodec::families::wavelet::{Extension, QUALITY_LEVELS, WaveletCodec};
+use ncodec::media::MediaInfo;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
@@ -21,8 +23,8 @@ fuzz_target!(|data: &[u8]| {
         header: Header {
             version: FORMAT_VERSION,
             flags: 0,
-            model_id: codec.id().into(),
-            model_digest: codec.digest(),
+            model_id: codec.info().id.clone(),
+            model_digest: codec.info().digest,
             quality: data[2] % QUALITY_LEVELS,
             media: MediaInfo::Image {
                 width: u32::from(data[0] % 64) + 1,

@@ -46,7 +46,41 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 ///
 /// # Panics
 /// If it is missing or does not parse.
-pub fn train_state(out: &Path) -> ncodec::train::TrainState {
+pub fn train_state(out: &Path) -> ncodec_train::TrainState {
     let bytes = std::fs::read(out.join("state.json")).expect("state.json");
     serde_json::from_slice(&bytes).expect("state.json parses")
+}
+
+/// Encodes an RGB image with `codec` at `quality`.
+///
+/// # Errors
+/// As [`ncodec::codec::Codec::encode`].
+pub fn encode(
+    codec: &dyn ncodec::codec::Codec,
+    img: &image::RgbImage,
+    quality: u8,
+) -> ncodec::Result<ncodec::codec::Encoded> {
+    let img = ncodec::media::image::Image::rgb(img.clone());
+    codec.encode(
+        ncodec::codec::Input::Image(&img),
+        &ncodec::codec::EncodeOptions::new().quality(quality),
+    )
+}
+
+/// Decodes a file's bytes to RGB pixels.
+///
+/// # Errors
+/// Container errors and as [`ncodec::codec::Codec::decode`].
+pub fn decode(codec: &dyn ncodec::codec::Codec, bytes: &[u8]) -> ncodec::Result<image::RgbImage> {
+    let c = ncodec::container::Container::from_bytes(bytes, &ncodec::container::Limits::default())?;
+    Ok(codec.decode_to_memory(&c)?.into_image()?.pixels)
+}
+
+/// A model of `family` from its exported files, as a [`ncodec::codec::Codec`].
+///
+/// # Panics
+/// If it does not load.
+pub fn load(files: &ncodec::codec::ModelFiles) -> Box<dyn ncodec::codec::Codec> {
+    ncodec::registry::load_files(files, &ncodec::models::burn::prelude::Device::flex())
+        .expect("the exported files load")
 }

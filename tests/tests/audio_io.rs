@@ -1,7 +1,7 @@
 //! WAV reading and writing, and sample-rate conversion.
 
 use ncodec::Error;
-use ncodec::audio_io::{
+use ncodec::media::audio::{
     Audio, AudioSink, AudioSource, StreamResampler, WavFormat, WavSink, WavSource, is_wav,
     read_wav, resample, resampled_len, write_wav,
 };

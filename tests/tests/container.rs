@@ -1,8 +1,9 @@
 //! The `.ncx` container: round trips, the stored golden file, hostile input.
 
 use ncodec::Error;
-use ncodec::container::{Container, FORMAT_VERSION, Header, Limits, MediaInfo, Section};
+use ncodec::container::{Container, FORMAT_VERSION, Header, Limits, Section};
 use ncodec::entropy::{DEFAULT_TAIL_MASS, default_scales, gaussian_tables};
+use ncodec::media::MediaInfo;
 use sha2::{Digest, Sha256};
 
 fn golden_symbols() -> (Vec<i32>, Vec<u16>) {

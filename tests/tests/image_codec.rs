@@ -5,14 +5,16 @@
 
 use image::RgbImage;
 use ncodec::Error;
+use ncodec::codec::Codec;
 use ncodec::container::{Container, Limits};
-use ncodec::image_codec::{
-    ImageModel, ImageNetRef, crop_to_rgb8, pad_replicate, prepare_input, restore_channels,
-};
+use ncodec::families::hyperprior::{HyperpriorModel, ImageNetRef};
+use ncodec::media::image::{Colour, Image, crop_to_rgb8, pad_replicate};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::cpu::FeatureMap;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
 use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, RdImageNet};
+use ncodec_tests::{decode, encode};
+use ncodec_train::{HyperpriorOptions, ModelOptions, TrainOptions};
 
 fn tiny(mean_scale: bool) -> (HyperpriorConfig, Hyperprior) {
     let cfg = HyperpriorConfig::new(8, 12, vec![0.005, 0.02]).with_mean_scale(mean_scale);
@@ -20,10 +22,11 @@ fn tiny(mean_scale: bool) -> (HyperpriorConfig, Hyperprior) {
     (cfg, model)
 }
 
-fn codec(mean_scale: bool) -> ImageModel {
+fn codec(mean_scale: bool) -> HyperpriorModel {
     let (cfg, model) = tiny(mean_scale);
-    let (c, w, t) = ImageModel::export(ImageNetRef::Hyperprior(&cfg, &model)).unwrap();
-    ImageModel::from_parts("tiny-test", &c, &w, &t, &Device::flex()).unwrap()
+    let files =
+        HyperpriorModel::export("tiny-test", ImageNetRef::Hyperprior(&cfg, &model)).unwrap();
+    HyperpriorModel::from_files(&files, &Device::flex()).unwrap()
 }
 
 fn test_image(w: u32, h: u32) -> RgbImage {
@@ -112,13 +115,12 @@ fn round_trips_at_odd_sizes_and_is_deterministic() {
         for (w, h) in [(1, 1), (17, 9), (70, 65)] {
             let img = test_image(w, h);
             for q in 0..2 {
-                let (bytes, stats) = c.encode(&img, q).unwrap();
-                assert_eq!(stats.bytes, bytes.len());
-                let (again, _) = c.encode(&img, q).unwrap();
+                let bytes = encode(&c, &img, q).unwrap().bytes;
+                let again = encode(&c, &img, q).unwrap().bytes;
                 assert_eq!(bytes, again, "encoding is not deterministic");
-                let out = c.decode(&bytes, &Limits::default()).unwrap();
+                let out = decode(&c, &bytes).unwrap();
                 assert_eq!((out.width(), out.height()), (w, h));
-                assert_eq!(out, c.decode(&bytes, &Limits::default()).unwrap());
+                assert_eq!(out, decode(&c, &bytes).unwrap());
             }
         }
     }
@@ -129,49 +131,44 @@ fn a_reloaded_model_decodes_what_another_instance_encoded() {
     // Two independent loads of the same exported files: the entropy path depends only on
     // the committed integers and the fixed-order kernel, so symbols must agree exactly.
     let (cfg, model) = tiny(true);
-    let (c, w, t) = ImageModel::export(ImageNetRef::Hyperprior(&cfg, &model)).unwrap();
-    let a = ImageModel::from_parts("tiny-test", &c, &w, &t, &Device::flex()).unwrap();
-    let b = ImageModel::from_parts("tiny-test", &c, &w, &t, &Device::flex()).unwrap();
+    let files =
+        HyperpriorModel::export("tiny-test", ImageNetRef::Hyperprior(&cfg, &model)).unwrap();
+    let a = HyperpriorModel::from_files(&files, &Device::flex()).unwrap();
+    let b = HyperpriorModel::from_files(&files, &Device::flex()).unwrap();
     let img = test_image(100, 80);
-    let (bytes, _) = a.encode(&img, 1).unwrap();
-    assert_eq!(
-        a.decode(&bytes, &Limits::default()).unwrap(),
-        b.decode(&bytes, &Limits::default()).unwrap()
-    );
+    let bytes = encode(&a, &img, 1).unwrap().bytes;
+    assert_eq!(decode(&a, &bytes).unwrap(), decode(&b, &bytes).unwrap());
 }
 
 #[test]
 fn foreign_and_damaged_files_are_typed_errors() {
     let c = codec(true);
-    let (bytes, _) = c.encode(&test_image(40, 30), 0).unwrap();
+    let bytes = encode(&c, &test_image(40, 30), 0).unwrap().bytes;
     // Another model's digest.
     let other = codec(false);
     assert!(matches!(
-        other.decode(&bytes, &Limits::default()),
+        decode(&other, &bytes),
         Err(Error::ModelMismatch { .. })
     ));
     // A damaged payload byte is caught by the section CRC.
     let mut bad = bytes.clone();
     let n = bad.len();
     bad[n - 30] ^= 1;
-    assert!(matches!(
-        c.decode(&bad, &Limits::default()),
-        Err(Error::Corrupt(_))
-    ));
+    assert!(matches!(decode(&c, &bad), Err(Error::Corrupt(_))));
     // Every truncation is an error, never a panic.
     for cut in (0..bytes.len()).step_by(7) {
-        assert!(c.decode(&bytes[..cut], &Limits::default()).is_err());
+        assert!(decode(&c, &bytes[..cut]).is_err());
     }
     // Out-of-range quality.
     assert!(matches!(
-        c.encode(&test_image(4, 4), 9),
+        encode(&c, &test_image(4, 4), 9),
         Err(Error::InvalidArgument(_))
     ));
     // A file that names a different model id.
     let mut parsed = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     parsed.header.model_id = "someone-else".into();
     assert!(matches!(
-        c.decode_container(&parsed),
+        c.decode_image(&parsed),
         Err(Error::UnknownModel(_))
     ));
 }
@@ -181,10 +178,10 @@ fn input_formats_are_coded_faithfully_or_refused() {
     let gray = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(5, 4, |x, _| {
         image::Luma([x as u8 * 40])
     }));
-    let (rgb, ch) = prepare_input(&gray).unwrap();
-    assert_eq!(ch, 1);
+    let img = Image::from_dynamic(&gray).unwrap();
+    assert_eq!(img.colour, Colour::Gray);
     assert!(matches!(
-        restore_channels(rgb, ch),
+        img.into_dynamic(),
         image::DynamicImage::ImageLuma8(_)
     ));
 
@@ -193,10 +190,10 @@ fn input_formats_are_coded_faithfully_or_refused() {
         3,
         image::Rgba([1, 2, 3, 255]),
     ));
-    let (rgb, ch) = prepare_input(&opaque).unwrap();
-    assert_eq!(ch, 4);
+    let img = Image::from_dynamic(&opaque).unwrap();
+    assert_eq!(img.colour, Colour::Rgba);
     assert!(matches!(
-        restore_channels(rgb, ch),
+        img.into_dynamic(),
         image::DynamicImage::ImageRgba8(_)
     ));
 
@@ -206,11 +203,14 @@ fn input_formats_are_coded_faithfully_or_refused() {
         image::Rgba([1, 2, 3, 10]),
     ));
     assert!(matches!(
-        prepare_input(&transparent),
+        Image::from_dynamic(&transparent),
         Err(Error::Unsupported(_))
     ));
     let deep = image::DynamicImage::ImageRgb16(image::ImageBuffer::new(3, 3));
-    assert!(matches!(prepare_input(&deep), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        Image::from_dynamic(&deep),
+        Err(Error::Unsupported(_))
+    ));
 }
 
 fn tiny_factorized() -> (FactorizedConfig, Factorized) {
@@ -225,10 +225,11 @@ fn tiny_factorized() -> (FactorizedConfig, Factorized) {
 #[test]
 fn factorized_files_decode_close_to_the_evaluation_pass() {
     let (cfg, model) = tiny_factorized();
-    let (c, w, t) = ImageModel::export(ImageNetRef::Factorized(&cfg, &model)).unwrap();
-    let fact = ImageModel::from_parts("tiny-fact", &c, &w, &t, &Device::flex()).unwrap();
+    let files =
+        HyperpriorModel::export("tiny-fact", ImageNetRef::Factorized(&cfg, &model)).unwrap();
+    let fact = HyperpriorModel::from_files(&files, &Device::flex()).unwrap();
     assert!(fact.is_factorized() && fact.config().is_none());
-    assert_eq!(fact.levels(), 2);
+    assert_eq!(fact.info().levels, 2);
     for (w, h) in [(1, 1), (17, 9), (70, 65)] {
         let img = test_image(w, h);
         let (pw, ph) = (
@@ -240,11 +241,11 @@ fn factorized_files_decode_close_to_the_evaluation_pass() {
             &Device::flex(),
         );
         for q in 0..2u8 {
-            let (bytes, _) = fact.encode(&img, q).unwrap();
+            let bytes = encode(&fact, &img, q).unwrap().bytes;
             let file = Container::from_bytes(&bytes, &Limits::default()).unwrap();
             let tags: Vec<[u8; 4]> = file.sections.iter().map(|s| s.tag).collect();
             assert_eq!(tags, vec![*b"YHAT"]);
-            let out = fact.decode(&bytes, &Limits::default()).unwrap();
+            let out = decode(&fact, &bytes).unwrap();
             let eval = model.forward_eval(x.clone(), usize::from(q)).x_hat;
             let eval = eval
                 .into_data()
@@ -263,8 +264,8 @@ fn factorized_files_decode_close_to_the_evaluation_pass() {
     }
     // A hyperprior file is refused by the factorized model and the other way round.
     let hp = codec(true);
-    let (hp_file, _) = hp.encode(&test_image(20, 20), 0).unwrap();
-    assert!(fact.decode(&hp_file, &Limits::default()).is_err());
+    let hp_file = encode(&hp, &test_image(20, 20), 0).unwrap().bytes;
+    assert!(decode(&fact, &hp_file).is_err());
 }
 
 /// Two small photos in `dir/data`, the training folder of the training tests.
@@ -281,28 +282,51 @@ fn training_photos(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// The options of the training tests' small runs: two steps of a tiny mean-scale
 /// hyperprior with two levels on `data`, writing into `out`, without validation.
-fn small_run(data: &std::path::Path, out: std::path::PathBuf) -> ncodec::train::TrainOptions {
-    ncodec::train::TrainOptions {
+fn small_run(data: &std::path::Path, out: std::path::PathBuf) -> TrainOptions {
+    TrainOptions {
         data: data.to_path_buf(),
         val: None,
         out,
-        n: 8,
-        m: 12,
-        mean_scale: true,
-        factorized: false,
-        lambdas: vec![0.005, 0.02],
-        patch: 64,
-        batch: 2,
         steps: 2,
+        batch: 2,
         lr: 1e-4,
         seed: 1,
         checkpoint_every: 1,
         val_every: 100,
+        patch: 64,
         jpeg_downscale: 1,
-        balance_levels: false,
-        init: None,
-        decoder_only: false,
+        model: ModelOptions::Hyperprior(HyperpriorOptions {
+            n: 8,
+            m: 12,
+            mean_scale: true,
+            factorized: false,
+            lambdas: vec![0.005, 0.02],
+            balance_levels: false,
+            init: None,
+            decoder_only: false,
+        }),
     }
+}
+
+/// `opts` with its hyperprior options changed by `f`.
+fn with_hp(mut opts: TrainOptions, f: impl FnOnce(&mut HyperpriorOptions)) -> TrainOptions {
+    match &mut opts.model {
+        ModelOptions::Hyperprior(h) => f(h),
+        other => panic!("not a hyperprior run: {other:?}"),
+    }
+    opts
+}
+
+/// Runs (or resumes) `opts`.
+fn train(opts: &TrainOptions) -> ncodec_train::Result<()> {
+    ncodec_train::train(opts, &Device::flex(), &mut ncodec_train::PlainMonitor)
+}
+
+/// The hyperprior-family model a run exported.
+fn exported(out: &std::path::Path) -> HyperpriorModel {
+    let files = ncodec::codec::ModelFiles::from_dir(&out.join("export")).unwrap();
+    assert_eq!(files.family, "hyperprior");
+    HyperpriorModel::from_files(&files, &Device::flex()).unwrap()
 }
 
 /// A few steps of `ncodec train image` for each family on two small photos: checkpoints,
@@ -313,35 +337,33 @@ fn both_families_train_export_and_resume() {
     let data = training_photos(&dir);
     for factorized in [false, true] {
         let out = dir.join(if factorized { "fact" } else { "hyper" });
-        let mut opts = ncodec::train::TrainOptions {
-            val: Some(data.clone()),
-            factorized,
-            val_every: 2,
-            balance_levels: !factorized,
-            ..small_run(&data, out.clone())
-        };
-        ncodec::train::train_image(&opts, &Device::flex()).unwrap();
-        let codec =
-            ncodec::registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
-        let ncodec::image_any::ImageCodec::Hyperprior(m) = &codec else {
-            panic!("a trained image model loads as the learned-image family");
-        };
-        assert_eq!(m.is_factorized(), factorized);
+        let mut opts = with_hp(
+            TrainOptions {
+                val: Some(data.clone()),
+                val_every: 2,
+                ..small_run(&data, out.clone())
+            },
+            |h| {
+                h.factorized = factorized;
+                h.balance_levels = !factorized;
+            },
+        );
+        train(&opts).unwrap();
+        let codec = ncodec::registry::load_dir(&out.join("export"), &Device::flex()).unwrap();
+        assert_eq!(codec.info().family, "hyperprior");
+        assert_eq!(exported(&out).is_factorized(), factorized);
         let img = test_image(33, 21);
-        let (bytes, _) = codec.encode(&img, 1).unwrap();
+        let bytes = encode(codec.as_ref(), &img, 1).unwrap().bytes;
         assert_eq!(
-            codec
-                .decode(&bytes, &Limits::default())
-                .unwrap()
-                .dimensions(),
+            decode(codec.as_ref(), &bytes).unwrap().dimensions(),
             (33, 21)
         );
         opts.steps = 3;
-        ncodec::train::train_image(&opts, &Device::flex()).unwrap();
+        train(&opts).unwrap();
         let state = ncodec_tests::train_state(&out);
         assert_eq!((state.step, state.optim_start), (3, 0));
         // With balanced levels, each level's running loss is saved for the resume.
-        if opts.balance_levels {
+        if !factorized {
             assert_eq!(
                 state.level_loss_mean.len(),
                 2,
@@ -356,7 +378,7 @@ fn both_families_train_export_and_resume() {
         // learning rate warms up again from there.
         std::fs::remove_file(out.join("optim.bpk")).unwrap();
         opts.steps = 4;
-        ncodec::train::train_image(&opts, &Device::flex()).unwrap();
+        train(&opts).unwrap();
         let state = ncodec_tests::train_state(&out);
         assert_eq!((state.step, state.optim_start), (4, 3));
         let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
@@ -374,19 +396,23 @@ fn training_starts_from_an_exported_model() {
     let dir = ncodec_tests::scratch_dir("train-init");
     let data = training_photos(&dir);
     let a = small_run(&data, dir.join("a"));
-    let device = Device::flex();
-    ncodec::train::train_image(&a, &device).unwrap();
+    train(&a).unwrap();
     let a_export = a.out.join("export");
+    let a_init = Some(a_export.to_string_lossy().into_owned());
     // One step at a negligible learning rate from A's weights, and the same from scratch.
-    let from = |name: &str, init: Option<String>| ncodec::train::TrainOptions {
-        out: dir.join(name),
-        steps: 1,
-        lr: 1e-12,
-        init,
-        ..a.clone()
+    let from = |name: &str, init: Option<String>| {
+        with_hp(
+            TrainOptions {
+                out: dir.join(name),
+                steps: 1,
+                lr: 1e-12,
+                ..a.clone()
+            },
+            |h| h.init = init,
+        )
     };
-    let b = from("b", Some(a_export.to_string_lossy().into_owned()));
-    ncodec::train::train_image(&b, &device).unwrap();
+    let b = from("b", a_init.clone());
+    train(&b).unwrap();
     let state = ncodec_tests::train_state(&b.out);
     assert_eq!((state.step, state.optim_start), (1, 0));
     // The log's loss of that one step (level 0) is its rate–distortion loss; the
@@ -404,13 +430,13 @@ fn training_starts_from_an_exported_model() {
     assert!((loss - want).abs() < 1e-9 * want, "{log}");
     assert!(aux.is_finite() && aux > 0.0, "{log}");
     let c = from("c", None);
-    ncodec::train::train_image(&c, &device).unwrap();
+    train(&c).unwrap();
     let img = test_image(64, 64);
-    let decoded = |out: &std::path::Path| {
-        let codec = ncodec::registry::load_image_model_dir(&out.join("export"), &device).unwrap();
-        let (bytes, _) = codec.encode(&img, 1).unwrap();
-        codec.decode(&bytes, &Limits::default()).unwrap()
+    let at = |codec: &dyn Codec, q: u8| {
+        let bytes = encode(codec, &img, q).unwrap().bytes;
+        (decode(codec, &bytes).unwrap(), bytes.len())
     };
+    let decoded = |out: &std::path::Path| at(&exported(out), 1).0;
     let (da, db, dc) = (decoded(&a.out), decoded(&b.out), decoded(&c.out));
     let ab = ncodec::metrics::psnr_rgb(&da, &db).unwrap();
     let ac = ncodec::metrics::psnr_rgb(&da, &dc).unwrap();
@@ -419,23 +445,14 @@ fn training_starts_from_an_exported_model() {
         "A~B {ab:.1} dB, A~C {ac:.1} dB"
     );
     // More quality levels than the source: its levels are kept, the others resampled.
-    let wider = ncodec::train::TrainOptions {
-        lambdas: vec![0.0025, 0.005, 0.01, 0.02, 0.04],
-        // No steps: the run only exports the resampled model.
-        steps: 0,
-        ..from("i", Some(a_export.to_string_lossy().into_owned()))
-    };
-    ncodec::train::train_image(&wider, &device).unwrap();
-    let wide = ncodec::registry::load_image_model_dir(&wider.out.join("export"), &device).unwrap();
-    assert_eq!(wide.levels(), 5);
-    let at = |codec: &ncodec::image_any::ImageCodec, q: u8| {
-        let (bytes, stats) = codec.encode(&img, q).unwrap();
-        (
-            codec.decode(&bytes, &Limits::default()).unwrap(),
-            stats.bytes,
-        )
-    };
-    let a_codec = ncodec::registry::load_image_model_dir(&a_export, &device).unwrap();
+    let five = vec![0.0025, 0.005, 0.01, 0.02, 0.04];
+    // No steps: the run only exports the resampled model.
+    let wider = with_hp(from("i", a_init.clone()), |h| h.lambdas = five.clone());
+    let wider = TrainOptions { steps: 0, ..wider };
+    train(&wider).unwrap();
+    let wide = exported(&wider.out);
+    assert_eq!(wide.info().levels, 5);
+    let a_codec = exported(&a.out);
     for (qa, qw) in [(0, 1), (1, 3)] {
         let p = ncodec::metrics::psnr_rgb(&at(&a_codec, qa).0, &at(&wide, qw).0).unwrap();
         assert!(
@@ -448,14 +465,13 @@ fn training_starts_from_an_exported_model() {
     assert!(sizes[0] <= sizes[1] && sizes[3] <= sizes[4], "{sizes:?}");
     // A larger M widens the source's latents: the new channels start unused, so every
     // level decodes to the source's pixels; adding levels at the same time works too.
-    let widened = ncodec::train::TrainOptions {
-        m: 20,
+    let widened = with_hp(from("w", a_init.clone()), |h| h.m = 20);
+    let widened = TrainOptions {
         steps: 0,
-        ..from("w", Some(a_export.to_string_lossy().into_owned()))
+        ..widened
     };
-    ncodec::train::train_image(&widened, &device).unwrap();
-    let wide_m =
-        ncodec::registry::load_image_model_dir(&widened.out.join("export"), &device).unwrap();
+    train(&widened).unwrap();
+    let wide_m = exported(&widened.out);
     let config = std::fs::read_to_string(widened.out.join("export/model.json")).unwrap();
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     assert_eq!(config["m"], 20, "{config}");
@@ -463,72 +479,59 @@ fn training_starts_from_an_exported_model() {
         let p = ncodec::metrics::psnr_rgb(&at(&a_codec, q).0, &at(&wide_m, q).0).unwrap();
         assert!(p > 50.0, "A's level {q} vs the widened run's: {p:.1} dB");
     }
-    let both = ncodec::train::TrainOptions {
-        lambdas: vec![0.0025, 0.005, 0.01, 0.02, 0.04],
-        ..from("wl", Some(a_export.to_string_lossy().into_owned()))
-    };
-    let both = ncodec::train::TrainOptions {
-        m: 20,
-        steps: 0,
-        ..both
-    };
-    ncodec::train::train_image(&both, &device).unwrap();
-    let both = ncodec::registry::load_image_model_dir(&both.out.join("export"), &device).unwrap();
+    let both = with_hp(from("wl", a_init.clone()), |h| {
+        h.lambdas = five.clone();
+        h.m = 20;
+    });
+    let both = TrainOptions { steps: 0, ..both };
+    train(&both).unwrap();
+    let both = exported(&both.out);
     let p = ncodec::metrics::psnr_rgb(&at(&a_codec, 1).0, &at(&both, 3).0).unwrap();
     assert!(
         p > 50.0,
         "A's level 1 vs the widened run's level 3: {p:.1} dB"
     );
     // Rerun later, B resumes from its own checkpoint and no longer reads the model named.
-    let b2 = ncodec::train::TrainOptions {
-        steps: 2,
-        init: Some(dir.join("gone").to_string_lossy().into_owned()),
-        ..b.clone()
-    };
-    ncodec::train::train_image(&b2, &device).unwrap();
+    let b2 = with_hp(
+        TrainOptions {
+            steps: 2,
+            ..b.clone()
+        },
+        |h| {
+            h.init = Some(dir.join("gone").to_string_lossy().into_owned());
+        },
+    );
+    train(&b2).unwrap();
     assert_eq!(ncodec_tests::train_state(&b.out).step, 2);
 
-    let refused = |opts: ncodec::train::TrainOptions, what: &str| {
-        let e = ncodec::train::train_image(&opts, &device).unwrap_err();
+    let refused = |opts: TrainOptions, what: &str| {
+        let e = train(&opts).unwrap_err();
         assert!(e.to_string().contains(what), "{e}");
         assert!(!opts.out.exists(), "a refused run creates no folder");
     };
-    let init = Some(a_export.to_string_lossy().into_owned());
     refused(
-        ncodec::train::TrainOptions {
-            n: 16,
-            ..from("d", init.clone())
-        },
+        with_hp(from("d", a_init.clone()), |h| h.n = 16),
         "differs from this run's",
     );
     // A smaller M is not a widening.
     refused(
-        ncodec::train::TrainOptions {
-            m: 8,
-            ..from("d", init.clone())
-        },
+        with_hp(from("d", a_init.clone()), |h| h.m = 8),
         "differs from this run's",
     );
     refused(
-        ncodec::train::TrainOptions {
-            factorized: true,
-            ..from("e", init)
-        },
+        with_hp(from("e", a_init.clone()), |h| h.factorized = true),
         "differs from this run's",
     );
     // Other λs that drop one of the source's, or out of order.
     for (name, lambdas) in [("j", vec![0.005, 0.03]), ("k", vec![0.02, 0.005, 0.04])] {
         refused(
-            ncodec::train::TrainOptions {
-                lambdas,
-                ..from(name, Some(a_export.to_string_lossy().into_owned()))
-            },
+            with_hp(from(name, a_init.clone()), |h| h.lambdas = lambdas),
             "include all of them",
         );
     }
     // Shipped models by id: one of another size, one of another family, and no model.
     refused(
-        from("f", Some("hp-mean-64-r1".into())),
+        from("f", Some("hp-mean-64-r5".into())),
         "differs from this run's",
     );
     refused(
@@ -549,40 +552,41 @@ fn training_starts_from_an_exported_model() {
 fn decoder_only_training_keeps_every_symbol() {
     let dir = ncodec_tests::scratch_dir("train-decoder");
     let data = training_photos(&dir);
-    let device = Device::flex();
     let img = test_image(70, 45);
     for factorized in [false, true] {
         let name = if factorized { "fact" } else { "hyper" };
-        let a = ncodec::train::TrainOptions {
-            factorized,
-            ..small_run(&data, dir.join(name))
-        };
-        ncodec::train::train_image(&a, &device).unwrap();
+        let a = with_hp(small_run(&data, dir.join(name)), |h| {
+            h.factorized = factorized;
+        });
+        train(&a).unwrap();
         let a_export = a.out.join("export");
-        let b = ncodec::train::TrainOptions {
-            out: dir.join(format!("{name}-dec")),
-            steps: 4,
-            lr: 1e-2,
-            init: Some(a_export.to_string_lossy().into_owned()),
-            decoder_only: true,
-            ..a.clone()
-        };
-        ncodec::train::train_image(&b, &device).unwrap();
+        let b = with_hp(
+            TrainOptions {
+                out: dir.join(format!("{name}-dec")),
+                steps: 4,
+                lr: 1e-2,
+                ..a.clone()
+            },
+            |h| {
+                h.init = Some(a_export.to_string_lossy().into_owned());
+                h.decoder_only = true;
+            },
+        );
+        train(&b).unwrap();
         let b_export = b.out.join("export");
         let read = |d: &std::path::Path| std::fs::read(d.join("tables.bin")).unwrap();
         assert_eq!(read(&a_export), read(&b_export), "{name}: tables");
-        let ca = ncodec::registry::load_image_model_dir(&a_export, &device).unwrap();
-        let cb = ncodec::registry::load_image_model_dir(&b_export, &device).unwrap();
+        let (ca, cb) = (exported(&a.out), exported(&b.out));
         for q in 0..2 {
-            let (fa, _) = ca.encode(&img, q).unwrap();
-            let (fb, _) = cb.encode(&img, q).unwrap();
+            let fa = encode(&ca, &img, q).unwrap().bytes;
+            let fb = encode(&cb, &img, q).unwrap().bytes;
             let sections = |f: &[u8]| {
                 Container::from_bytes(f, &Limits::default())
                     .unwrap()
                     .sections
             };
             assert_eq!(sections(&fa), sections(&fb), "{name} level {q}: symbols");
-            let db = cb.decode(&fb, &Limits::default()).unwrap();
+            let db = decode(&cb, &fb).unwrap();
             assert_eq!(db.dimensions(), img.dimensions());
         }
         // The decoder did change (an untrained model's pixels may all clamp to black, so
@@ -590,16 +594,17 @@ fn decoder_only_training_keeps_every_symbol() {
         let weights = |d: &std::path::Path| std::fs::read(d.join("weights.bpk")).unwrap();
         assert_ne!(weights(&a_export), weights(&b_export), "{name}: weights");
     }
-    let e = ncodec::train::train_image(
-        &ncodec::train::TrainOptions {
-            lambdas: vec![0.005],
+    let no_init = with_hp(
+        TrainOptions {
             steps: 1,
-            decoder_only: true,
             ..small_run(&data, dir.join("no-init"))
         },
-        &device,
-    )
-    .unwrap_err();
+        |h| {
+            h.lambdas = vec![0.005];
+            h.decoder_only = true;
+        },
+    );
+    let e = train(&no_init).unwrap_err();
     assert!(e.to_string().contains("--init"), "{e}");
     assert!(!dir.join("no-init").exists());
     std::fs::remove_dir_all(&dir).ok();
@@ -607,7 +612,7 @@ fn decoder_only_training_keeps_every_symbol() {
 
 #[test]
 fn balanced_levels_weigh_each_level_by_its_running_loss() {
-    use ncodec::train::LevelBalance;
+    use ncodec_train::tasks::hyperprior::LevelBalance;
     let mut b = LevelBalance::new(2, &[4.0]);
     // A saved mean is used; an unseen level is weighted by its first loss.
     assert_eq!(b.weight(0, 100.0), 0.25);
@@ -625,7 +630,7 @@ fn balanced_levels_weigh_each_level_by_its_running_loss() {
 
 #[test]
 fn learning_rate_ramps_up_after_a_fresh_optimizer() {
-    use ncodec::train::{LR_WARMUP_STEPS, warmup_lr};
+    use ncodec_train::{LR_WARMUP_STEPS, warmup_lr};
     let n = LR_WARMUP_STEPS;
     assert_eq!(warmup_lr(2.0, 0, 0), 2.0 / n as f64);
     assert_eq!(warmup_lr(2.0, n - 1, 0), 2.0);
@@ -636,8 +641,8 @@ fn learning_rate_ramps_up_after_a_fresh_optimizer() {
 
 #[test]
 fn quantiles_learn_at_their_own_rate() {
-    use ncodec::train::{AUX_LR, step_lr};
     use ncodec_models::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+    use ncodec_train::{AUX_LR, step_lr};
     let ad = Device::flex().autodiff();
     let model = HyperpriorConfig::new(8, 12, vec![0.005])
         .with_mean_scale(true)

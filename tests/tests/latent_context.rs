@@ -2,7 +2,7 @@
 //! smaller output for predictable planes, typed errors for damaged data.
 
 use ncodec::Error;
-use ncodec::latent_context::{LatentCoding, decode_planes, encode_planes};
+use ncodec::families::walloc::latent_context::{LatentCoding, decode_planes, encode_planes};
 
 /// Smooth planes (a ramp plus a wave) with some noise, within ±max.
 fn planes(c: usize, h: usize, w: usize, max: i32, seed: u64) -> Vec<i32> {
@@ -136,7 +136,7 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
         decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts).unwrap(),
         v
     );
-    let header = 3 + ncodec::latent_context::BUCKETS;
+    let header = 3 + ncodec::families::walloc::latent_context::BUCKETS;
     assert!(bytes[0] <= 1, "the first channel has no earlier ones");
     for ch in 1..c {
         assert!(

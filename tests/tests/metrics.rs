@@ -1,7 +1,7 @@
 //! Metrics and BD-rate against values produced by the Python references
 //! (`tests/fixtures/make_metric_fixtures.py` runs `rdmetrics.py` and `bdrate.py`).
 
-use ncodec::audio_io::{Audio, WavFormat};
+use ncodec::media::audio::{Audio, WavFormat};
 use ncodec::metrics::{
     bd_quality, bd_rate, ms_ssim_rgb, psnr_rgb, rd_frontier, sample_diff_audio, sample_diff_rgb,
     snr_audio,

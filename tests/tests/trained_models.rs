@@ -2,11 +2,16 @@
 //! their rate–distortion behaviour. Regenerate the goldens with `NCODEC_BLESS=1` after a
 //! deliberate model change (and bump the model id).
 
-use ncodec::audio_io::{Audio, read_wav, write_wav};
-use ncodec::container::{Container, Limits, MediaKind};
+use ncodec::codec::{Codec, EncodeOptions, Input, Refinement};
+use ncodec::container::{Container, Limits};
+use ncodec::families::hyperprior::HyperpriorModel;
+use ncodec::families::walloc::WallocModel;
+use ncodec::media::MediaKind;
+use ncodec::media::audio::{Audio, MemorySource, read_wav, write_wav};
 use ncodec::metrics::{bits_per_pixel, psnr_rgb};
 use ncodec::registry;
 use ncodec_models::burn::prelude::Device;
+use ncodec_tests::{decode, encode};
 
 fn fixture_image() -> image::RgbImage {
     image::open(ncodec_tests::fixtures().join("metrics_a.png"))
@@ -27,15 +32,22 @@ fn every_shipped_model_loads_with_its_advertised_levels() {
             .any(|m| m.kind == MediaKind::Image && m.default),
         "no default image model"
     );
-    for m in models.iter().filter(|m| m.kind == MediaKind::Image) {
-        let model = registry::load_image_model(m.id, &Device::flex()).unwrap();
-        assert_eq!(model.levels(), usize::from(m.max_quality) + 1, "{}", m.id);
+    for m in &models {
+        let model = registry::load(m.id, &Device::flex()).unwrap();
+        let info = model.info();
+        assert_eq!(info.id, m.id);
+        assert_eq!((info.medium, info.family), (m.kind, m.family), "{}", m.id);
+        assert_eq!(info.levels, m.max_quality + 1, "{}", m.id);
+        assert_eq!(info.default_quality, m.default_quality, "{}", m.id);
         assert!(m.default_quality <= m.max_quality);
     }
-    for m in models.iter().filter(|m| m.kind == MediaKind::Audio) {
-        let model = registry::load_audio_model(m.id, &Device::flex()).unwrap();
-        assert!(model.config().sample_rate.is_some(), "{}", m.id);
-        assert_eq!((m.min_quality, m.max_quality), (0, 0));
+    // Exactly one default per medium.
+    for kind in [MediaKind::Image, MediaKind::Audio] {
+        let defaults = models
+            .iter()
+            .filter(|m| m.kind == kind && m.default)
+            .count();
+        assert_eq!(defaults, 1, "{kind}");
     }
 }
 
@@ -59,20 +71,30 @@ fn audio_models_decode_stored_files_and_keep_their_rate_distortion() {
         .iter()
         .filter(|m| m.kind == MediaKind::Audio)
     {
-        let model = registry::load_audio_model(m.id, &Device::flex()).unwrap();
+        let model = registry::load(m.id, &Device::flex()).unwrap();
+        let encode_audio = |clip: &Audio| {
+            model
+                .encode(
+                    Input::Audio(&mut MemorySource::new(clip)),
+                    &EncodeOptions::new(),
+                )
+                .unwrap()
+                .bytes
+        };
+        let decode_audio = |c: &Container| model.decode_to_memory(c).unwrap().into_audio().unwrap();
         let ncx = dir.join(format!("{}-speech.ncx", m.id));
         let wav = dir.join(format!("{}-speech.wav", m.id));
         if bless() {
-            let (bytes, _) = model.encode_audio(&clip).unwrap();
+            let bytes = encode_audio(&clip);
             std::fs::write(&ncx, &bytes).unwrap();
             let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
-            std::fs::write(&wav, write_wav(&model.decode_audio(&c).unwrap()).unwrap()).unwrap();
+            std::fs::write(&wav, write_wav(&decode_audio(&c)).unwrap()).unwrap();
         }
         let bytes = std::fs::read(&ncx)
             .unwrap_or_else(|e| panic!("{}: {e} (NCODEC_BLESS=1)", ncx.display()));
         let want = read_wav(&std::fs::read(&wav).unwrap(), 1 << 24).unwrap();
         let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
-        let got = model.decode_audio(&c).unwrap();
+        let got = decode_audio(&c);
         assert_eq!(got.format, clip.format);
         let agreement = snr(&want, &got);
         assert!(
@@ -82,13 +104,11 @@ fn audio_models_decode_stored_files_and_keep_their_rate_distortion() {
         );
         // Encoding again gives the same file, whose quality is what the card promises
         // for this model family: better than silence by a margin.
-        let (again, _) = model.encode_audio(&clip).unwrap();
+        let again = encode_audio(&clip);
         let kbps = again.len() as f64 * 8.0 / 1.5 / 1000.0;
         let q = snr(
             &clip,
-            &model
-                .decode_audio(&Container::from_bytes(&again, &Limits::default()).unwrap())
-                .unwrap(),
+            &decode_audio(&Container::from_bytes(&again, &Limits::default()).unwrap()),
         );
         let path = ncodec_tests::fixtures().join(format!("rd-{}.json", m.id));
         if bless() {
@@ -115,14 +135,15 @@ fn stored_files_decode_to_stored_reconstructions() {
         .iter()
         .filter(|m| m.kind == MediaKind::Image)
     {
-        let model = registry::load_image_model(m.id, &Device::flex()).unwrap();
+        let model = registry::load(m.id, &Device::flex()).unwrap();
         if bless() {
             std::fs::create_dir_all(&dir).unwrap();
             let stem = dir.join(format!("{}-q{}", m.id, m.default_quality));
-            let (bytes, _) = model.encode(&fixture_image(), m.default_quality).unwrap();
+            let bytes = encode(model.as_ref(), &fixture_image(), m.default_quality)
+                .unwrap()
+                .bytes;
             std::fs::write(stem.with_extension("ncx"), &bytes).unwrap();
-            model
-                .decode(&bytes, &Limits::default())
+            decode(model.as_ref(), &bytes)
                 .unwrap()
                 .save(stem.with_extension("png"))
                 .unwrap();
@@ -149,7 +170,7 @@ fn stored_files_decode_to_stored_reconstructions() {
             let want = image::open(dir.join(format!("{prefix}{q}.png")))
                 .unwrap()
                 .to_rgb8();
-            let got = model.decode(&bytes, &Limits::default()).unwrap();
+            let got = decode(model.as_ref(), &bytes).unwrap();
             let agreement = psnr_rgb(&want, &got).unwrap();
             assert!(
                 agreement > 50.0,
@@ -175,9 +196,9 @@ fn wavelet_files_from_before_the_adaptive_coder_still_decode() {
         let bytes = std::fs::read(stem.with_extension("ncx")).unwrap();
         let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
         assert_eq!(c.sections[0].tag, *b"DWTQ", "{}", m.id);
-        let model = registry::load_image_model(m.id, &Device::flex()).unwrap();
+        let model = registry::load(m.id, &Device::flex()).unwrap();
         let want = image::open(stem.with_extension("png")).unwrap().to_rgb8();
-        let got = model.decode(&bytes, &Limits::default()).unwrap();
+        let got = decode(model.as_ref(), &bytes).unwrap();
         assert!(psnr_rgb(&want, &got).unwrap() > 50.0, "{}", m.id);
         seen += 1;
         if m.id != "dwt97s-rgb" {
@@ -205,7 +226,7 @@ fn wavelet_files_from_before_the_adaptive_coder_still_decode() {
         }
         assert!(cases.len() > 3, "no length fields found");
         for (i, d) in cases.into_iter().enumerate() {
-            match model.decode(&with(d), &Limits::default()) {
+            match decode(model.as_ref(), &with(d)) {
                 Err(ncodec::Error::Corrupt(_) | ncodec::Error::Entropy(_)) => {}
                 other => panic!("case {i}: {other:?}"),
             }
@@ -213,7 +234,7 @@ fn wavelet_files_from_before_the_adaptive_coder_still_decode() {
         for i in (0..data.len()).step_by(7) {
             let mut d = data.clone();
             d[i] ^= 0x10;
-            if let Ok(img) = model.decode(&with(d), &Limits::default()) {
+            if let Ok(img) = decode(model.as_ref(), &with(d)) {
                 assert_eq!(img.dimensions(), want.dimensions());
             }
         }
@@ -228,7 +249,7 @@ fn wavelet_files_from_before_the_adaptive_coder_still_decode() {
 fn walloc_files_with_a_table_coded_residual_still_decode() {
     let dir = ncodec_tests::fixtures().join("conformance");
     let id = "walloc-rgb-16x-r1";
-    let model = registry::load_image_model(id, &Device::flex()).unwrap();
+    let model = registry::load(id, &Device::flex()).unwrap();
     let old = std::fs::read(dir.join("resq").join(format!("{id}-q10.ncx"))).unwrap();
     let c = Container::from_bytes(&old, &Limits::default()).unwrap();
     let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
@@ -236,9 +257,9 @@ fn walloc_files_with_a_table_coded_residual_still_decode() {
     let want = image::open(dir.join("resq").join(format!("{id}-q10.png")))
         .unwrap()
         .to_rgb8();
-    let got = model.decode(&old, &Limits::default()).unwrap();
+    let got = decode(model.as_ref(), &old).unwrap();
     assert!(psnr_rgb(&want, &got).unwrap() > 50.0);
-    let (new, _) = model.encode(&fixture_image(), 10).unwrap();
+    let new = encode(model.as_ref(), &fixture_image(), 10).unwrap().bytes;
     let c = Container::from_bytes(&new, &Limits::default()).unwrap();
     let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
     assert_eq!(tags, [*b"LATL", *b"RESA"]);
@@ -248,7 +269,7 @@ fn walloc_files_with_a_table_coded_residual_still_decode() {
         new.len(),
         old.len()
     );
-    let now = model.decode(&new, &Limits::default()).unwrap();
+    let now = decode(model.as_ref(), &new).unwrap();
     assert!(psnr_rgb(&want, &now).unwrap() > 50.0);
 }
 
@@ -258,7 +279,7 @@ fn walloc_files_with_a_table_coded_residual_still_decode() {
 fn walloc_files_from_before_the_learned_context_still_decode() {
     let dir = ncodec_tests::fixtures().join("conformance").join("lats");
     let id = "walloc-rgb-16x-r1";
-    let model = registry::load_image_model(id, &Device::flex()).unwrap();
+    let model = registry::load(id, &Device::flex()).unwrap();
     let old = std::fs::read(dir.join(format!("{id}-q10.ncx"))).unwrap();
     let c = Container::from_bytes(&old, &Limits::default()).unwrap();
     let tags: Vec<_> = c.sections.iter().map(|s| s.tag).collect();
@@ -266,7 +287,7 @@ fn walloc_files_from_before_the_learned_context_still_decode() {
     let want = image::open(dir.join(format!("{id}-q10.png")))
         .unwrap()
         .to_rgb8();
-    let got = model.decode(&old, &Limits::default()).unwrap();
+    let got = decode(model.as_ref(), &old).unwrap();
     assert!(psnr_rgb(&want, &got).unwrap() > 50.0);
 }
 
@@ -275,11 +296,9 @@ fn walloc_files_from_before_the_learned_context_still_decode() {
 /// without its `context.bin` writes `LATS` and refuses `LATL` with a clear error.
 #[test]
 fn walloc_learned_context_codes_the_same_latents_in_fewer_bytes() {
-    use ncodec::image_any::ImageCodec;
     let id = "walloc-rgb-16x-r1";
-    let ImageCodec::Walloc(with) = registry::load_image_model(id, &Device::flex()).unwrap() else {
-        panic!("{id} is a WaLLoC model");
-    };
+    let with =
+        WallocModel::from_files(&registry::shipped_files(id).unwrap(), &Device::flex()).unwrap();
     assert!(with.context().is_some(), "{id} ships context.bin");
     // The same model folder without context.bin.
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -289,20 +308,20 @@ fn walloc_learned_context_codes_the_same_latents_in_fewer_bytes() {
         .join(format!("ncodec-latl-{}", std::process::id()))
         .join(id);
     std::fs::create_dir_all(&dir).unwrap();
-    for f in ["model.json", "weights.bpk", "tables.bin"] {
+    for f in ["manifest.json", "model.json", "weights.bpk", "tables.bin"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let ImageCodec::Walloc(without) =
-        registry::load_image_model_dir(&dir, &Device::flex()).unwrap()
-    else {
-        panic!("{id} is a WaLLoC model");
-    };
+    let without = WallocModel::from_files(
+        &ncodec::codec::ModelFiles::from_dir(&dir).unwrap(),
+        &Device::flex(),
+    )
+    .unwrap();
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     assert!(without.context().is_none());
     let img = fixture_image();
     for q in [0, 3, 4, 7] {
-        let (learned, _) = with.encode_image(&img, 3, q).unwrap();
-        let (tables, _) = without.encode_image(&img, 3, q).unwrap();
+        let learned = encode(&with, &img, q).unwrap().bytes;
+        let tables = encode(&without, &img, q).unwrap().bytes;
         let tag = |b: &[u8]| {
             Container::from_bytes(b, &Limits::default())
                 .unwrap()
@@ -342,19 +361,23 @@ fn walloc_learned_context_codes_the_same_latents_in_fewer_bytes() {
 fn walloc_files_from_before_quality_levels_still_decode() {
     let dir = ncodec_tests::fixtures().join("conformance");
     let id = "walloc-rgb-16x-r1";
-    let model = registry::load_image_model(id, &Device::flex()).unwrap();
+    let model = registry::load(id, &Device::flex()).unwrap();
     let old = std::fs::read(dir.join(format!("{id}-q0.ncx"))).unwrap();
     let c = Container::from_bytes(&old, &Limits::default()).unwrap();
     assert_eq!((c.sections[0].tag, c.header.quality), (*b"LATC", 0));
     let want = image::open(dir.join(format!("{id}-q0.png")))
         .unwrap()
         .to_rgb8();
-    let got = model.decode(&old, &Limits::default()).unwrap();
+    let got = decode(model.as_ref(), &old).unwrap();
     assert!(psnr_rgb(&want, &got).unwrap() > 50.0);
-    let (new, _) = model
-        .encode(&fixture_image(), ncodec::walloc_codec::UNIT_STEP_QUALITY)
-        .unwrap();
-    let now = model.decode(&new, &Limits::default()).unwrap();
+    let new = encode(
+        model.as_ref(),
+        &fixture_image(),
+        ncodec::families::walloc::UNIT_STEP_QUALITY,
+    )
+    .unwrap()
+    .bytes;
+    let now = decode(model.as_ref(), &new).unwrap();
     assert!(psnr_rgb(&want, &now).unwrap() > 50.0);
 }
 
@@ -366,11 +389,11 @@ fn rate_distortion_stays_in_range() {
         .iter()
         .filter(|m| m.kind == MediaKind::Image)
     {
-        let model = registry::load_image_model(m.id, &Device::flex()).unwrap();
+        let model = registry::load(m.id, &Device::flex()).unwrap();
         let mut points = Vec::new();
         for q in m.min_quality..=m.max_quality {
-            let (bytes, _) = model.encode(&img, q).unwrap();
-            let out = model.decode(&bytes, &Limits::default()).unwrap();
+            let bytes = encode(model.as_ref(), &img, q).unwrap().bytes;
+            let out = decode(model.as_ref(), &bytes).unwrap();
             points.push((
                 bits_per_pixel(bytes.len(), img.width(), img.height()),
                 psnr_rgb(&img, &out).unwrap(),
@@ -380,9 +403,9 @@ fn rate_distortion_stays_in_range() {
         // refinement levels start: level 8 codes base level 3 plus a residual, and is
         // both better and (on photos) cheaper than level 7.
         let multi = points.len() > 1;
-        let restart = matches!(model, ncodec::image_any::ImageCodec::Walloc(_)).then_some(
-            usize::from(ncodec::walloc_codec::BASE_LEVELS - m.min_quality),
-        );
+        let restart = (m.family == ncodec::families::walloc::FAMILY).then_some(usize::from(
+            ncodec::families::walloc::BASE_LEVELS - m.min_quality,
+        ));
         assert!(
             points
                 .windows(2)
@@ -441,25 +464,20 @@ fn refined_latents_lower_the_real_rd_cost() {
 /// refinement steps at 0.01, and asserts that the refined file, decoded by the model
 /// loaded without refinement, has a real cost at least 0.5 % lower.
 fn assert_refinement_lowers_the_real_cost(img: &image::RgbImage, levels: &[u8]) {
-    use ncodec::image_any::ImageCodec;
-    use ncodec::image_codec::Refinement;
     let id = "hp-mean-64-r5-wide";
-    let ImageCodec::Hyperprior(plain) = registry::load_image_model(id, &Device::flex()).unwrap()
-    else {
-        panic!("{id} is a hyperprior model");
-    };
-    let mut refined = registry::load_image_model(id, &Device::flex()).unwrap();
-    refined
-        .set_refinement(Some(Refinement { steps: 8, lr: 0.01 }))
+    let plain = HyperpriorModel::from_files(&registry::shipped_files(id).unwrap(), &Device::flex())
         .unwrap();
     let lambdas = plain.config().unwrap().lambdas.clone();
+    let image = ncodec::media::image::Image::rgb(img.clone());
     for &q in levels {
         let lambda = lambdas[usize::from(q)];
-        let (a, _) = plain.encode(img, q).unwrap();
-        let (b, _) = refined.encode(img, q).unwrap();
-        let limits = Limits::default();
-        let cost_a = rd_cost(a.len(), img, &plain.decode(&a, &limits).unwrap(), lambda);
-        let cost_b = rd_cost(b.len(), img, &plain.decode(&b, &limits).unwrap(), lambda);
+        let a = encode(&plain, img, q).unwrap().bytes;
+        let refined = EncodeOptions::new()
+            .quality(q)
+            .refine(Some(Refinement { steps: 8, lr: 0.01 }));
+        let b = plain.encode(Input::Image(&image), &refined).unwrap().bytes;
+        let cost_a = rd_cost(a.len(), img, &decode(&plain, &a).unwrap(), lambda);
+        let cost_b = rd_cost(b.len(), img, &decode(&plain, &b).unwrap(), lambda);
         assert!(
             cost_b < 0.995 * cost_a,
             "q{q}: refined cost {cost_b:.4} vs {cost_a:.4} ({} vs {} bytes)",
@@ -473,22 +491,19 @@ fn assert_refinement_lowers_the_real_cost(img: &image::RgbImage, levels: &[u8]) 
 /// hyperprior family and a bad step size.
 #[test]
 fn refinement_is_refused_where_it_does_not_apply() {
-    use ncodec::image_codec::Refinement;
-    let mut wavelet = registry::load_image_model("dwt97s-rgb", &Device::flex()).unwrap();
-    let err = wavelet
-        .set_refinement(Some(Refinement::steps(4)))
-        .unwrap_err();
+    let image = ncodec::media::image::Image::rgb(fixture_image());
+    let wavelet = registry::load("dwt97s-rgb", &Device::flex()).unwrap();
+    let refine = EncodeOptions::new().refine(Some(Refinement::steps(4)));
+    let err = wavelet.encode(Input::Image(&image), &refine).unwrap_err();
     assert!(err.to_string().contains("needs a hyperprior"), "{err}");
-    assert!(wavelet.set_refinement(None).is_ok());
-
-    let mut hp = registry::load_image_model("hp-mean-64-r5-wide", &Device::flex()).unwrap();
-    let err = hp
-        .set_refinement(Some(Refinement {
-            steps: 4,
-            lr: f64::NAN,
-        }))
-        .unwrap_err();
+    assert!(
+        wavelet
+            .encode(Input::Image(&image), &EncodeOptions::new())
+            .is_ok()
+    );
+    let err = Refinement::new(4, f64::NAN).unwrap_err();
     assert!(err.to_string().contains("step size"), "{err}");
+    assert_eq!(Refinement::new(0, 0.01).unwrap(), None);
 }
 
 /// An image with a side above `REFINE_WHOLE_MAX_SIDE` is refined in tiles (here three
@@ -496,7 +511,7 @@ fn refinement_is_refused_where_it_does_not_apply() {
 /// too (by 2.9 % at level 1 when written).
 #[test]
 fn a_long_image_is_refined_in_tiles() {
-    use ncodec::image_codec::REFINE_WHOLE_MAX_SIDE;
+    use ncodec::families::hyperprior::REFINE_WHOLE_MAX_SIDE;
     const W: u32 = 2100;
     const { assert!(W as usize > REFINE_WHOLE_MAX_SIDE) };
     let tile = fixture_image();

@@ -4,15 +4,16 @@
 
 use image::RgbImage;
 use ncodec::Error;
+use ncodec::codec::Encoded;
 use ncodec::container::{Container, Limits};
-use ncodec::image_any::ImageCodec;
-use ncodec::metrics::psnr_rgb;
-use ncodec::walloc_codec::{
+use ncodec::families::walloc::{
     BASE_LEVELS, IMAGE_LEVELS, UNIT_STEP_QUALITY, WallocModel, image_step, refinement,
 };
+use ncodec::metrics::psnr_rgb;
 use ncodec_models::burn::prelude::*;
 use ncodec_models::hyperprior::to_f32_vec;
 use ncodec_models::walloc::{WallocConfig, erfinv};
+use ncodec_tests::{decode, encode};
 
 fn tiny_cfg() -> WallocConfig {
     WallocConfig::new(2, 3, 2, 4, 32).with_blocks(1)
@@ -21,8 +22,13 @@ fn tiny_cfg() -> WallocConfig {
 fn codec() -> WallocModel {
     let cfg = tiny_cfg();
     let model = cfg.init(&Device::flex());
-    let (c, w, t) = WallocModel::export(&cfg, &model).unwrap();
-    WallocModel::from_parts("walloc-tiny", &c, &w, &t, &Device::flex()).unwrap()
+    let files = WallocModel::export("walloc-tiny", &cfg, &model).unwrap();
+    WallocModel::from_files(&files, &Device::flex()).unwrap()
+}
+
+/// `img` coded by `c` at level `q`.
+fn enc(c: &WallocModel, img: &RgbImage, q: u8) -> Encoded {
+    encode(c, img, q).unwrap()
 }
 
 fn test_image(w: u32, h: u32) -> RgbImage {
@@ -77,8 +83,8 @@ fn round_trips_at_odd_sizes_and_latents_match_the_file() {
     let c = codec();
     for (w, h) in [(1, 1), (17, 9), (40, 33)] {
         let img = test_image(w, h);
-        let (bytes, stats) = c.encode_image(&img, 3, UNIT_STEP_QUALITY).unwrap();
-        assert_eq!(stats.bytes, bytes.len());
+        let file = enc(&c, &img, UNIT_STEP_QUALITY);
+        let bytes = file.bytes.clone();
         let direct = c.image_latents(&img).unwrap();
         assert_eq!(direct.height, (h as usize).div_ceil(4));
         assert_eq!(direct.width, (w as usize).div_ceil(4));
@@ -100,63 +106,60 @@ fn round_trips_at_odd_sizes_and_latents_match_the_file() {
 fn two_loads_write_identical_bytes() {
     let cfg = tiny_cfg();
     let model = cfg.init(&Device::flex());
-    let (c, w, t) = WallocModel::export(&cfg, &model).unwrap();
-    let a = WallocModel::from_parts("x", &c, &w, &t, &Device::flex()).unwrap();
-    let b = WallocModel::from_parts("x", &c, &w, &t, &Device::flex()).unwrap();
+    let files = WallocModel::export("x", &cfg, &model).unwrap();
+    let a = WallocModel::from_files(&files, &Device::flex()).unwrap();
+    let b = WallocModel::from_files(&files, &Device::flex()).unwrap();
     let img = test_image(64, 48);
-    assert_eq!(
-        a.encode_image(&img, 3, 4).unwrap().0,
-        b.encode_image(&img, 3, 4).unwrap().0
-    );
+    assert_eq!(enc(&a, &img, 4).bytes, enc(&b, &img, 4).bytes);
 }
 
 #[test]
 fn npy_round_trip_and_header() {
     let c = codec();
     let l = c.image_latents(&test_image(24, 16)).unwrap();
-    let npy = ncodec::npy::write_i32(&[l.channels, l.height, l.width], &l.values).unwrap();
+    let npy = ncodec::media::npy::write_i32(&[l.channels, l.height, l.width], &l.values).unwrap();
     assert_eq!(&npy[..6], b"\x93NUMPY");
     assert_eq!(
         (npy.len() - (l.values.len())) % 64,
         0,
         "header padded to 64 bytes (int8)"
     );
-    let (shape, values) = ncodec::npy::read_i32(&npy).unwrap();
+    let (shape, values) = ncodec::media::npy::read_i32(&npy).unwrap();
     assert_eq!(shape, vec![4, 4, 6]);
     assert_eq!(values, l.values);
-    let wide = ncodec::npy::write_i32(&[2], &[-40000, 7]).unwrap();
-    assert_eq!(ncodec::npy::read_i32(&wide).unwrap().1, vec![-40000, 7]);
-    assert!(ncodec::npy::read_i32(&npy[..npy.len() - 1]).is_err());
-    assert!(ncodec::npy::write_i32(&[3], &[1, 2]).is_err());
+    let wide = ncodec::media::npy::write_i32(&[2], &[-40000, 7]).unwrap();
+    assert_eq!(
+        ncodec::media::npy::read_i32(&wide).unwrap().1,
+        vec![-40000, 7]
+    );
+    assert!(ncodec::media::npy::read_i32(&npy[..npy.len() - 1]).is_err());
+    assert!(ncodec::media::npy::write_i32(&[3], &[1, 2]).is_err());
 }
 
 #[test]
 fn quality_out_of_range_and_foreign_files_are_refused() {
-    let any = ImageCodec::Walloc(Box::new(codec()));
-    let err = any.encode(&test_image(8, 8), IMAGE_LEVELS).unwrap_err();
+    let any = codec();
+    let err = encode(&any, &test_image(8, 8), IMAGE_LEVELS).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
 
     // A file from a model with different weights.
     let cfg = tiny_cfg();
     let other = cfg.init(&Device::flex());
-    let (c, w, t) = WallocModel::export(&cfg, &other).unwrap();
-    let other = WallocModel::from_parts("walloc-tiny", &c, &w, &t, &Device::flex()).unwrap();
-    let (bytes, _) = other.encode_image(&test_image(8, 8), 3, 4).unwrap();
-    let err = any.decode(&bytes, &Limits::default()).unwrap_err();
+    let files = WallocModel::export("walloc-tiny", &cfg, &other).unwrap();
+    let other = WallocModel::from_files(&files, &Device::flex()).unwrap();
+    let bytes = enc(&other, &test_image(8, 8), 4).bytes;
+    let err = decode(&any, &bytes).unwrap_err();
     assert!(matches!(err, Error::ModelMismatch { .. }), "{err}");
 }
 
 #[test]
 fn corrupt_payloads_error_without_panicking() {
-    let c = ImageCodec::Walloc(Box::new(codec()));
-    let (bytes, _) = c.encode(&test_image(32, 32), 0).unwrap();
+    let c = codec();
+    let bytes = enc(&c, &test_image(32, 32), 0).bytes;
     for i in 0..bytes.len() {
         let mut b = bytes.clone();
         b[i] ^= 0x41;
-        assert!(
-            c.decode(&b, &Limits::default()).is_err(),
-            "flip at {i} accepted"
-        );
+        assert!(decode(&c, &b).is_err(), "flip at {i} accepted");
     }
 }
 
@@ -170,7 +173,7 @@ fn quality_levels_quantise_with_their_steps() {
     let finest = c.image_latents_at(&img, IMAGE_LEVELS - 1).unwrap();
     let mut last_bytes = 0;
     for q in 0..IMAGE_LEVELS {
-        let (bytes, _) = c.encode_image(&img, 3, q).unwrap();
+        let bytes = enc(&c, &img, q).bytes;
         let container = Container::from_bytes(&bytes, &Limits::default()).unwrap();
         assert_eq!(container.header.quality, q);
         let l = c.latents_of_container(&container).unwrap().0;
@@ -211,14 +214,14 @@ fn quality_levels_quantise_with_their_steps() {
 fn refinement_levels_code_the_wavelet_residual() {
     let c = codec();
     let img = test_image(37, 21);
-    let base = c.decode_image(
-        &Container::from_bytes(&c.encode_image(&img, 3, 0).unwrap().0, &Limits::default()).unwrap(),
-    );
+    let base = c
+        .decode_image(&Container::from_bytes(&enc(&c, &img, 0).bytes, &Limits::default()).unwrap());
     let mut last = (0, psnr_rgb(&img, &base.unwrap()).unwrap());
     assert!(last.1 < 20.0, "untrained base at {:.1} dB", last.1);
     for q in BASE_LEVELS..IMAGE_LEVELS {
         let r = refinement(q).unwrap().unwrap();
-        let (bytes, stats) = c.encode_image(&img, 3, q).unwrap();
+        let file = enc(&c, &img, q);
+        let bytes = file.bytes.clone();
         let container = Container::from_bytes(&bytes, &Limits::default()).unwrap();
         let tags: Vec<_> = container.sections.iter().map(|s| s.tag).collect();
         assert_eq!(tags, [*b"LATS", *b"RESA"]);
@@ -240,19 +243,19 @@ fn refinement_levels_code_the_wavelet_residual() {
             "q{q}: {} bytes at {p:.2} dB after {last:?}",
             bytes.len()
         );
-        assert!(stats.estimated_bits > 0.0);
+        assert!(file.estimated_bits > 0.0);
         last = (bytes.len(), p);
     }
     assert!(last.1 > 35.0, "finest refinement at {:.2} dB", last.1);
     assert!(refinement(BASE_LEVELS - 1).unwrap().is_none());
     assert!(refinement(IMAGE_LEVELS).is_err());
 
-    let (bytes, _) = c.encode_image(&img, 3, IMAGE_LEVELS - 1).unwrap();
+    let bytes = enc(&c, &img, IMAGE_LEVELS - 1).bytes;
     let mut stripped = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     let resq = stripped.sections.pop().unwrap();
     let err = c.decode_image(&stripped).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
-    let (bytes, _) = c.encode_image(&img, 3, 2).unwrap();
+    let bytes = enc(&c, &img, 2).bytes;
     let mut extra = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     extra.sections.push(resq);
     let err = c.decode_image(&extra).unwrap_err();
@@ -267,7 +270,7 @@ fn refinement_levels_code_the_wavelet_residual() {
 fn latc_sections_need_quality_zero_and_their_own_coding() {
     let c = codec();
     let img = test_image(40, 24);
-    let (bytes, _) = c.encode_image(&img, 3, UNIT_STEP_QUALITY).unwrap();
+    let bytes = enc(&c, &img, UNIT_STEP_QUALITY).bytes;
     let mut old = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     assert_eq!(old.sections[0].tag, *b"LATS");
     old.sections[0].tag = *b"LATC";
@@ -293,30 +296,36 @@ fn walloc_image_training_exports_and_resumes() {
             .unwrap();
     }
     let out = dir.join("run");
-    let mut opts = ncodec::train_walloc::WallocTrainOptions {
+    let mut opts = ncodec_train::TrainOptions {
         data: data.clone(),
         val: Some(data.clone()),
         out: out.clone(),
-        model: tiny_cfg().with_lambda(0.01),
-        patch: 32,
-        batch: 2,
         steps: 2,
+        batch: 2,
         lr: 1e-4,
         seed: 1,
         checkpoint_every: 1,
         val_every: 2,
+        patch: 32,
         jpeg_downscale: 1,
+        model: ncodec_train::ModelOptions::WallocImage(ncodec_train::WallocOptions {
+            model: tiny_cfg().with_lambda(0.01),
+        }),
     };
-    ncodec::train_walloc::train_walloc_image(&opts, &Device::flex()).unwrap();
-    let codec =
-        ncodec::registry::load_image_model_dir(&out.join("export"), &Device::flex()).unwrap();
-    assert!(matches!(codec, ImageCodec::Walloc(_)));
+    let train = |o: &ncodec_train::TrainOptions| {
+        ncodec_train::train(o, &Device::flex(), &mut ncodec_train::PlainMonitor).unwrap();
+    };
+    train(&opts);
+    let codec = ncodec::registry::load_dir(&out.join("export"), &Device::flex()).unwrap();
+    assert_eq!(codec.info().family, "walloc");
     let img = test_image(21, 13);
-    let (bytes, _) = codec.encode(&img, UNIT_STEP_QUALITY).unwrap();
-    let back = codec.decode(&bytes, &Limits::default()).unwrap();
+    let bytes = encode(codec.as_ref(), &img, UNIT_STEP_QUALITY)
+        .unwrap()
+        .bytes;
+    let back = decode(codec.as_ref(), &bytes).unwrap();
     assert_eq!(back.dimensions(), (21, 13));
     opts.steps = 3;
-    ncodec::train_walloc::train_walloc_image(&opts, &Device::flex()).unwrap();
+    train(&opts);
     let state = ncodec_tests::train_state(&out);
     assert_eq!(state.step, 3);
     std::fs::remove_dir_all(&dir).ok();

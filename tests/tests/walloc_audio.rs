@@ -4,11 +4,12 @@
 //! a short training run (export, reload, resume).
 
 use ncodec::Error;
-use ncodec::audio_io::{
+use ncodec::container::{Container, Limits};
+use ncodec::families::walloc::{CHUNK_POSITIONS, WallocModel, chunk_plan, chunk_weight};
+use ncodec::media::MediaInfo;
+use ncodec::media::audio::{
     Audio, AudioSink, AudioSource, MemorySource, WavFormat, WavSink, WavSource, write_wav,
 };
-use ncodec::container::{Container, Limits, MediaInfo};
-use ncodec::walloc_codec::{CHUNK_POSITIONS, WallocModel, chunk_plan, chunk_weight};
 use ncodec_models::burn::module::Param;
 use ncodec_models::burn::prelude::*;
 use ncodec_models::walloc::WallocConfig;
@@ -36,8 +37,8 @@ fn identity_model(channels: usize, levels: usize, rate: u32) -> WallocModel {
         .bias
         .map(|b| Param::from_tensor(b.val().zeros_like()));
     m.skip.weight = Param::from_tensor(eye(1.0 / g));
-    let (c, w, t) = WallocModel::export(&cfg, &m).unwrap();
-    WallocModel::from_parts("walloc-audio-test", &c, &w, &t, &d).unwrap()
+    let files = WallocModel::export("walloc-audio-test", &cfg, &m).unwrap();
+    WallocModel::from_files(&files, &d).unwrap()
 }
 
 fn tone(format: WavFormat, frames: usize) -> Audio {
@@ -104,8 +105,8 @@ fn long_clips_reconstruct_across_chunk_joins() {
     // 4 samples per position: chunks of 4096 samples, so 20000 samples make 5 chunks.
     let model = identity_model(1, 2, 16000);
     let a = tone(fmt(16000, 2, 16, false), 20000);
-    let (bytes, stats) = model.encode_audio(&a).unwrap();
-    assert_eq!(stats.bytes, bytes.len());
+    let (bytes, estimated_bits) = model.encode_audio(&a).unwrap();
+    assert!(estimated_bits > 0.0);
     let c = Container::from_bytes(&bytes, &Limits::default()).unwrap();
     // A mono model codes the two channels separately: 5 chunks × 2 groups.
     assert_eq!(c.sections.iter().filter(|s| &s.tag == b"CHNK").count(), 10);
@@ -233,7 +234,7 @@ fn streams_code_like_whole_clips() {
     // 20000 frames at 22.05 kHz → 14512 at 16 kHz: 4 chunks per channel.
     let a = tone(fmt(22050, 2, 16, false), 20000);
     let wav = write_wav(&a).unwrap();
-    let a = ncodec::audio_io::read_wav(&wav, 1 << 20).unwrap();
+    let a = ncodec::media::audio::read_wav(&wav, 1 << 20).unwrap();
     let (bytes, _) = model.encode_audio(&a).unwrap();
     let mut src = WavSource::new(std::io::Cursor::new(&wav), 1 << 20).unwrap();
     assert_eq!(model.encode_audio_stream(&mut src).unwrap().0, bytes);
@@ -302,33 +303,47 @@ fn walloc_audio_training_exports_and_resumes() {
     )
     .unwrap();
     let out = dir.join("run");
-    let mut opts = ncodec::train_walloc_audio::WallocAudioTrainOptions {
+    let mut opts = ncodec_train::TrainOptions {
         data: data.clone(),
         val: Some(data.clone()),
         out: out.clone(),
-        model: WallocConfig::new(1, 1, 2, 2, 32)
-            .with_blocks(1)
-            .with_lambda(1e4)
-            .with_sample_rate(Some(16000)),
-        segment: 1024,
-        batch: 2,
         steps: 2,
+        batch: 2,
         lr: 1e-4,
         seed: 1,
         checkpoint_every: 1,
         val_every: 2,
+        patch: 1024,
+        jpeg_downscale: 1,
+        model: ncodec_train::ModelOptions::WallocAudio(ncodec_train::WallocOptions {
+            model: WallocConfig::new(1, 1, 2, 2, 32)
+                .with_blocks(1)
+                .with_lambda(1e4)
+                .with_sample_rate(Some(16000)),
+        }),
     };
-    ncodec::train_walloc_audio::train_walloc_audio(&opts, &Device::flex()).unwrap();
-    let model =
-        ncodec::registry::load_audio_model_dir(&out.join("export"), &Device::flex()).unwrap();
+    let train = |o: &ncodec_train::TrainOptions| {
+        ncodec_train::train(o, &Device::flex(), &mut ncodec_train::PlainMonitor).unwrap();
+    };
+    train(&opts);
+    let model = ncodec::registry::load_dir(&out.join("export"), &Device::flex()).unwrap();
+    assert_eq!(model.info().medium, ncodec::media::MediaKind::Audio);
     let clip = tone(fmt(44100, 2, 16, false), 5000);
-    let (bytes, _) = model.encode_audio(&clip).unwrap();
+    let bytes = model
+        .encode(
+            ncodec::codec::Input::Audio(&mut MemorySource::new(&clip)),
+            &ncodec::codec::EncodeOptions::new(),
+        )
+        .unwrap()
+        .bytes;
     let back = model
-        .decode_audio(&Container::from_bytes(&bytes, &Limits::default()).unwrap())
+        .decode_to_memory(&Container::from_bytes(&bytes, &Limits::default()).unwrap())
+        .unwrap()
+        .into_audio()
         .unwrap();
     assert_eq!((back.format, back.frames()), (clip.format, 5000));
     opts.steps = 3;
-    ncodec::train_walloc_audio::train_walloc_audio(&opts, &Device::flex()).unwrap();
+    train(&opts);
     let state = ncodec_tests::train_state(&out);
     assert_eq!(state.step, 3);
     std::fs::remove_dir_all(&dir).ok();

@@ -15,6 +15,7 @@
 //! [`Limits`] and against the bytes actually present before allocating.
 
 use crate::error::{Error, Result};
+use crate::media::{MediaInfo, MediaKind};
 
 /// The four magic bytes every `.ncx` file starts with (`\x89NCX`).
 pub const MAGIC: [u8; 4] = [0x89, b'N', b'C', b'X'];
@@ -24,97 +25,6 @@ pub const FORMAT_VERSION: u8 = 1;
 pub const END_TAG: [u8; 4] = *b"END!";
 /// Length of a model digest (SHA-256).
 pub const DIGEST_LEN: usize = 32;
-
-/// The kind of media a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MediaKind {
-    /// A still image.
-    Image,
-    /// An audio clip.
-    Audio,
-    /// A video.
-    Video,
-}
-
-impl MediaKind {
-    fn code(self) -> u8 {
-        match self {
-            Self::Image => 1,
-            Self::Audio => 2,
-            Self::Video => 3,
-        }
-    }
-}
-
-impl std::fmt::Display for MediaKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(match self {
-            Self::Image => "image",
-            Self::Audio => "audio",
-            Self::Video => "video",
-        })
-    }
-}
-
-/// Sample layout of the media, one variant per [`MediaKind`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum MediaInfo {
-    /// An image of `width × height` pixels with `channels` interleaved channels of
-    /// `bit_depth` bits each (the decoded output layout).
-    Image {
-        /// Width in pixels.
-        width: u32,
-        /// Height in pixels.
-        height: u32,
-        /// Channels per pixel (3 = RGB).
-        channels: u8,
-        /// Bits per channel sample.
-        bit_depth: u8,
-    },
-    /// An audio clip of `frames` sample frames with `channels` channels.
-    Audio {
-        /// Original sample rate in Hz (restored on decode).
-        sample_rate: u32,
-        /// Channel count.
-        channels: u8,
-        /// Number of sample frames per channel.
-        frames: u64,
-        /// Bits per sample of the original WAV.
-        bits_per_sample: u8,
-        /// True if the original samples were floating point.
-        float: bool,
-        /// The model's own sample rate (the rate the payload was coded at).
-        model_rate: u32,
-    },
-    /// A video of `frames` frames of `width × height` luma pixels.
-    Video {
-        /// Width in luma pixels.
-        width: u32,
-        /// Height in luma pixels.
-        height: u32,
-        /// Frame count.
-        frames: u32,
-        /// Frame-rate numerator.
-        fps_num: u32,
-        /// Frame-rate denominator.
-        fps_den: u32,
-        /// Chroma subsampling: 0 = 4:2:0, 1 = 4:2:2, 2 = 4:4:4.
-        chroma: u8,
-    },
-}
-
-impl MediaInfo {
-    /// The media kind of this descriptor.
-    pub fn kind(&self) -> MediaKind {
-        match self {
-            Self::Image { .. } => MediaKind::Image,
-            Self::Audio { .. } => MediaKind::Audio,
-            Self::Video { .. } => MediaKind::Video,
-        }
-    }
-}
 
 /// Header flag: the payload is a sequence of chunk sections (audio and video).
 pub const FLAG_CHUNKED: u16 = 1;
@@ -135,6 +45,65 @@ pub struct Header {
     pub quality: u8,
     /// Dimensions and sample layout.
     pub media: MediaInfo,
+}
+
+impl Header {
+    /// The header of a file holding an 8-bit image of `width × height` pixels, `channels`
+    /// (1, 3 or 4) to restore on decode, written by model `model_id` with digest `digest`.
+    pub fn image(
+        model_id: &str,
+        digest: [u8; DIGEST_LEN],
+        quality: u8,
+        width: u32,
+        height: u32,
+        channels: u8,
+    ) -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            flags: 0,
+            model_id: model_id.to_string(),
+            model_digest: digest,
+            quality,
+            media: MediaInfo::Image {
+                width,
+                height,
+                channels,
+                bit_depth: 8,
+            },
+        }
+    }
+
+    /// Width and height of an 8-bit image file of 1, 3 or 4 channels.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for other media.
+    pub fn image_size(&self) -> Result<(usize, usize)> {
+        match self.media {
+            MediaInfo::Image {
+                width,
+                height,
+                channels: 1 | 3 | 4,
+                bit_depth: 8,
+            } => Ok((width as usize, height as usize)),
+            _ => Err(Error::Unsupported(format!(
+                "{:?} is not an 8-bit RGB image",
+                self.media
+            ))),
+        }
+    }
+
+    /// The colour layout an image file restores (its `channels`).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for other media or channel counts.
+    pub fn image_colour(&self) -> Result<crate::media::image::Colour> {
+        match self.media {
+            MediaInfo::Image { channels, .. } => {
+                crate::media::image::Colour::from_channels(channels)
+            }
+            _ => Err(Error::Unsupported("not an image file".into())),
+        }
+    }
 }
 
 fn ser_hex<S: serde::Serializer>(d: &[u8; DIGEST_LEN], s: S) -> Result<S::Ok, S::Error> {
@@ -342,7 +311,7 @@ fn write_header(h: &Header, out: &mut Vec<u8>) -> Result<()> {
     }
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
-    out.push(h.media.kind().code());
+    out.push(kind_code(h.media.kind()));
     out.extend_from_slice(&h.flags.to_le_bytes());
     out.push(id.len() as u8);
     out.extend_from_slice(id);
@@ -513,6 +482,15 @@ fn read_header(r: &mut Reader<'_>, limits: &Limits) -> Result<Header> {
         quality,
         media,
     })
+}
+
+/// The media kind's byte in the header.
+fn kind_code(kind: MediaKind) -> u8 {
+    match kind {
+        MediaKind::Image => 1,
+        MediaKind::Audio => 2,
+        MediaKind::Video => 3,
+    }
 }
 
 fn check(value: u64, limit: u64, what: &'static str) -> Result<()> {

@@ -1,12 +1,12 @@
 //! The wavelet codecs' context-adaptive coder (sections `DWTA`, and `RESA` for WaLLoC's
 //! wavelet packet residual).
 //!
-//! It codes the same integers as [`crate::residual`]'s table coder, in the same order
+//! It codes the same integers as [`crate::context::planes`]'s table coder, in the same order
 //! (groups of equal-size bands, colour-major planes, raster order), but binarised and
 //! with adaptive probabilities instead of per-image Laplace tables:
 //!
 //! 1. *Is the value zero?* The context is the value's activity bucket (the table coder's, in
-//!    [`crate::residual`]: causal neighbours, earlier planes, parent), the number
+//!    [`crate::context::planes`]: causal neighbours, earlier planes, parent), the number
 //!    of nonzero causal neighbours (0, 1, 2 or more), whether the parent prior is
 //!    nonzero, whether the group is the low-pass one, and luma or colour.
 //! 2. *Its sign*, in the context of the signs of its left and upper neighbours and, in
@@ -32,8 +32,10 @@
 
 use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter};
 
+use crate::context::planes::{
+    BUCKETS, MAX_VALUE, Sides, bucket_of, check, check_prior, neighbours,
+};
 use crate::error::{Error, Result};
-use crate::residual::{BUCKETS, MAX_VALUE, Sides, bucket_of, check, check_prior, neighbours};
 
 /// Magnitude questions with their own models: "is `|v|` above `n`?" for `n` in
 /// `1..=UNARY`. Beyond, `|v| − UNARY` goes to an Elias-gamma bypass code.
@@ -155,7 +157,7 @@ impl ContextCoder {
     }
 
     /// Codes `3 · bands` planes of `h × w` integers (colour-major) into `out`, with the
-    /// side activity `prior` as in [`crate::residual::encode_residual_with_prior`].
+    /// side activity `prior` as in [`crate::context::planes::encode_residual_with_prior`].
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for values of the wrong size or beyond `±MAX_VALUE`, or

@@ -21,7 +21,7 @@
 //! group's earlier planes (integer division). The activity picks one of [`BUCKETS`]
 //! buckets. The encoder sorts the planes into at most [`MAX_CLASSES`] classes and picks,
 //! per class and bucket, a Laplace table from the fixed scale grid of
-//! [`crate::latent_context`]. Every probability comes from integer arithmetic on decoded
+//! [`crate::families::walloc::latent_context`]. Every probability comes from integer arithmetic on decoded
 //! values, so the decoder reads the same integers on every machine; the float synthesis
 //! only moves the reconstruction, never the symbols.
 //!
@@ -38,7 +38,7 @@ use ncodec_entropy::{SequentialDecoder, encode};
 
 use crate::error::{Error, Result};
 
-use crate::latent_context::{GRID_SCALES, grid, grid_costs, histograms};
+use crate::context::laplace::{GRID_SCALES, grid, grid_costs, histograms};
 
 /// The orthonormal colour transform applied to the residual (rows: luma, red − blue,
 /// green against red and blue).
@@ -484,7 +484,7 @@ pub fn prune_with_prior(
 
 /// Codes `3 · bands` planes of `h × w` residual integers (colour-major: luma's `bands`
 /// planes first); returns the bytes and the ideal bits of the values (the estimate).
-/// Since the adaptive coder ([`crate::adaptive_coder`]) no codec writes this payload any
+/// Since the adaptive coder ([`crate::context::adaptive`]) no codec writes this payload any
 /// more (sections `RESQ` and `DWTQ`); it stays so that tests can make such payloads for
 /// the decoders that still read them.
 ///

@@ -6,9 +6,12 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::container::Limits;
+pub mod plot;
+
+use crate::codec::{Codec, EncodeOptions, Input, Refinement};
+use crate::container::{Container, Limits};
 use crate::error::{Error, Result, io_err};
-use crate::image_any::ImageCodec;
+use crate::media::image::Image;
 use crate::metrics::{bd_quality, bd_rate, bits_per_pixel, ms_ssim_rgb, psnr_rgb, rd_frontier};
 
 /// Version of the JSON report schema.
@@ -94,7 +97,7 @@ pub struct Report {
     pub bd: Vec<BdResult>,
     /// Encoder-side latent refinement the files were made with (`None`: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refine: Option<crate::image_codec::Refinement>,
+    pub refine: Option<Refinement>,
 }
 
 /// An anchor RD curve: `(bpp, psnr, ms_ssim)` points.
@@ -198,37 +201,46 @@ pub fn bd_against(points: &[QualityPoint], anchors: &[Anchor]) -> Vec<BdResult> 
         .collect()
 }
 
-/// Evaluates `model` at each of `qualities` on every image of `entries`, calling
-/// `progress(done, total)` after each image.
+/// One image of an evaluation set.
+#[derive(Debug, Clone)]
+pub struct EvalImage {
+    /// Its name in the report (path relative to the dataset folder).
+    pub name: String,
+    /// The image.
+    pub image: Image,
+}
+
+/// Evaluates `codec` at each of `qualities` (with `options`' other settings) on every
+/// image of `images` from the folder `dataset`, calling `progress(done, total, result)`
+/// after each image.
 ///
 /// # Errors
-/// Image loading, coding, or metric errors.
+/// Coding or metric errors.
 pub fn evaluate(
-    model: &ImageCodec,
+    codec: &dyn Codec,
     dataset: &Path,
-    entries: &[ncodec_datasets::Entry],
+    images: &[EvalImage],
     qualities: &[u8],
+    options: &EncodeOptions,
     mut progress: impl FnMut(usize, usize, &ImageResult),
 ) -> Result<Report> {
-    let total = entries.len() * qualities.len();
+    let total = images.len() * qualities.len();
     let mut per_image = Vec::with_capacity(total);
     let mut points = Vec::new();
     let limits = Limits::default();
-    let images: Vec<image::RgbImage> = entries
-        .iter()
-        .map(|e| {
-            ncodec_datasets::load_rgb(&e.path)
-                .map_err(|err| Error::InvalidArgument(format!("{err}")))
-        })
-        .collect::<Result<_>>()?;
     for &q in qualities {
         let start = per_image.len();
-        for (e, img) in entries.iter().zip(&images) {
+        let opts = options.clone().quality(q);
+        for e in images {
+            let img = &e.image.pixels;
             let t = Instant::now();
-            let (bytes, stats) = model.encode(img, q)?;
+            let file = codec.encode(Input::Image(&e.image), &opts)?;
             let encode_seconds = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            let out = model.decode(&bytes, &limits)?;
+            let out = codec
+                .decode_to_memory(&Container::from_bytes(&file.bytes, &limits)?)?
+                .into_image()?
+                .pixels;
             let decode_seconds = t.elapsed().as_secs_f64();
             let (w, h) = img.dimensions();
             let r = ImageResult {
@@ -236,9 +248,9 @@ pub fn evaluate(
                 quality: q,
                 width: w,
                 height: h,
-                bytes: bytes.len(),
-                bpp: bits_per_pixel(bytes.len(), w, h),
-                estimated_bpp: stats.estimated_bits / (f64::from(w) * f64::from(h)),
+                bytes: file.bytes.len(),
+                bpp: bits_per_pixel(file.bytes.len(), w, h),
+                estimated_bpp: file.estimated_bits / (f64::from(w) * f64::from(h)),
                 psnr: psnr_rgb(img, &out)?,
                 ms_ssim: ms_ssim_rgb(img, &out).ok(),
                 encode_seconds,
@@ -261,16 +273,17 @@ pub fn evaluate(
             decode_seconds: mean(&|r| r.decode_seconds),
         });
     }
+    let info = codec.info();
     Ok(Report {
         schema: SCHEMA_VERSION,
-        model: model.id().to_string(),
-        model_digest: crate::container::hex(&model.digest()),
+        model: info.id.clone(),
+        model_digest: crate::container::hex(&info.digest),
         dataset: dataset.display().to_string(),
-        images: entries.len(),
+        images: images.len(),
         points,
         per_image,
         bd: Vec::new(),
-        refine: model.refinement(),
+        refine: options.refine,
     })
 }
 

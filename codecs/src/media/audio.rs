@@ -24,6 +24,13 @@ pub struct WavFormat {
     pub float: bool,
 }
 
+/// Most sample frames of a clip held in memory as a whole ([`read_wav`], and a
+/// decode into memory).
+pub const MAX_AUDIO_FRAMES: u64 = 1 << 26;
+/// Most sample frames (at the clip's or the model's rate) of a clip coded as a stream:
+/// the WAV format's own limit. Streams hold about two chunks of samples at a time.
+pub const MAX_STREAM_FRAMES: u64 = u32::MAX as u64;
+
 /// A decoded audio clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Audio {

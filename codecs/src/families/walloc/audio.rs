@@ -12,26 +12,18 @@
 use ncodec_models::burn::prelude::*;
 
 use super::{Latents, WallocModel, to_vec};
-use crate::audio_io::{
-    Audio, AudioSink, AudioSource, MemorySource, StreamResampler, WavFormat, resampled_len,
-};
-use crate::container::{
-    Container, FLAG_CHUNKED, FORMAT_VERSION, Header, Limits, MediaInfo, Section,
-};
+use crate::container::{Container, FLAG_CHUNKED, FORMAT_VERSION, Header, Section};
 use crate::error::{Error, Result};
-use crate::image_codec::EncodeStats;
+use crate::media::MediaInfo;
+use crate::media::audio::{
+    Audio, AudioSink, AudioSource, MAX_AUDIO_FRAMES, MAX_STREAM_FRAMES, MemorySource,
+    StreamResampler, WavFormat, resampled_len,
+};
 
 /// Latent positions per chunk.
 pub const CHUNK_POSITIONS: usize = 1024;
 /// Latent positions shared by neighbouring chunks (the crossfade).
 pub const OVERLAP_POSITIONS: usize = 16;
-/// Most sample frames of a clip held in memory as a whole ([`crate::audio_io::read_wav`],
-/// [`WallocModel::encode_audio`], [`WallocModel::decode_audio`]).
-pub const MAX_AUDIO_FRAMES: u64 = 1 << 26;
-/// Most sample frames (at the clip's or the model's rate) of a clip coded as a stream
-/// ([`WallocModel::encode_audio_stream`], [`WallocModel::decode_audio_stream`]): the
-/// WAV format's own limit. Streams hold about two chunks of samples at a time.
-pub const MAX_STREAM_FRAMES: u64 = u32::MAX as u64;
 /// Frames pulled from a source per read.
 const SOURCE_BLOCK: usize = 1 << 15;
 
@@ -87,7 +79,7 @@ impl WallocModel {
             (1, Some(rate)) if rate > 0 => Ok(rate),
             _ => Err(Error::Unsupported(format!(
                 "model {} is not an audio model",
-                self.id
+                self.info.id
             ))),
         }
     }
@@ -218,7 +210,7 @@ impl WallocModel {
     ///
     /// # Errors
     /// As [`WallocModel::audio_latents`]; [`Error::InvalidArgument`] for an empty clip.
-    pub fn encode_audio(&self, audio: &Audio) -> Result<(Vec<u8>, EncodeStats)> {
+    pub fn encode_audio(&self, audio: &Audio) -> Result<(Vec<u8>, f64)> {
         check_frames(audio.frames() as u64, MAX_AUDIO_FRAMES)?;
         self.encode_audio_stream(&mut MemorySource::new(audio))
     }
@@ -231,7 +223,7 @@ impl WallocModel {
     /// [`Error::Unsupported`] for an image model or unsupported channel counts,
     /// [`Error::InvalidArgument`] for an empty clip, [`Error::LimitExceeded`] for longer
     /// clips, [`Error::Truncated`] if the source ends early, and the source's errors.
-    pub fn encode_audio_stream(&self, src: &mut dyn AudioSource) -> Result<(Vec<u8>, EncodeStats)> {
+    pub fn encode_audio_stream(&self, src: &mut dyn AudioSource) -> Result<(Vec<u8>, f64)> {
         if src.frames() == 0 {
             return Err(Error::InvalidArgument("empty audio clip".into()));
         }
@@ -252,8 +244,8 @@ impl WallocModel {
         let header = Header {
             version: FORMAT_VERSION,
             flags: FLAG_CHUNKED,
-            model_id: self.id.clone(),
-            model_digest: self.digest,
+            model_id: self.info.id.clone(),
+            model_digest: self.info.digest,
             quality: 0,
             media: MediaInfo::Audio {
                 sample_rate: f.sample_rate,
@@ -264,19 +256,14 @@ impl WallocModel {
                 model_rate: rate,
             },
         };
-        let bytes = Container { header, sections }.to_bytes()?;
-        let stats = EncodeStats {
-            estimated_bits,
-            bytes: bytes.len(),
-        };
-        Ok((bytes, stats))
+        Ok((Container { header, sections }.to_bytes()?, estimated_bits))
     }
 
     /// Checks an audio file's header against the model and its chunk sections against
     /// the chunk plan.
     fn audio_layout<'c>(&self, c: &'c Container, limit: u64) -> Result<AudioLayout<'c>> {
         let rate = self.require_audio()?;
-        self.check_header(&c.header)?;
+        self.info.check_file(&c.header)?;
         let MediaInfo::Audio {
             sample_rate,
             channels,
@@ -531,12 +518,4 @@ impl Emitter {
         }
         Ok(())
     }
-}
-
-/// Reads an audio file's container and decodes it (see [`WallocModel::decode_audio`]).
-///
-/// # Errors
-/// Container errors and as [`WallocModel::decode_audio`].
-pub fn decode_audio_file(model: &WallocModel, bytes: &[u8], limits: &Limits) -> Result<Audio> {
-    model.decode_audio(&Container::from_bytes(bytes, limits)?)
 }

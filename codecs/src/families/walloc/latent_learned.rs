@@ -1,6 +1,6 @@
 //! Learned context model for integer latent planes (WaLLoC image latents, section `LATL`).
 //!
-//! [`crate::latent_context`] codes each residual with a Laplace table that the encoder
+//! [`crate::families::walloc::latent_context`] codes each residual with a Laplace table that the encoder
 //! fits per image to one of 11 activity buckets, from a hand-made activity. Here the
 //! activity is learned: a linear model per channel predicts a residual's expected
 //! magnitude from integer features of what the decoder already knows (the gradients
@@ -9,7 +9,7 @@
 //! buckets, a third of an octave apart. Each residual is then coded as binary decisions
 //! (zero, sign, `|r| > 1 … 16`, an Elias-gamma escape beyond) with adaptive models per
 //! bucket, which start from learned probabilities; the sign models are those of
-//! section `LATS` ([`crate::latent_context`]) with learned starting points. Nothing is
+//! section `LATS` ([`crate::families::walloc::latent_context`]) with learned starting points. Nothing is
 //! fitted per image, so a channel's header is its prediction mode and median only.
 //!
 //! The model ([`LatentContextModel`], the file `context.bin` next to a model's weights)
@@ -24,7 +24,9 @@ use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter, gamma_low_bits};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::latent_context::{SIGN_CONTEXTS, SIGN_SHIFTS, context, neighbours, sign_context};
+use crate::families::walloc::latent_context::{
+    SIGN_CONTEXTS, SIGN_SHIFTS, context, neighbours, sign_context,
+};
 
 /// Scale buckets of the predicted magnitude.
 pub const FINE: usize = 24;
@@ -55,7 +57,7 @@ const FINE_BASE: f64 = 0.03;
 pub const ID_BYTES: usize = 8;
 const MAGIC: &[u8; 4] = b"NLCX";
 const VERSION: u8 = 1;
-/// Modes a channel may use (those of [`crate::latent_context`] without side activity).
+/// Modes a channel may use (those of [`crate::families::walloc::latent_context`] without side activity).
 const MODES: u8 = 2;
 /// Bytes of a channel's header: mode and median.
 const CHANNEL_HEADER: usize = 3;
@@ -187,7 +189,7 @@ impl LatentContextModel {
 }
 
 /// The integer features of position `(i, j)` that do not come from other channels:
-/// a constant, the two activities of [`crate::latent_context`], this channel's residual
+/// a constant, the two activities of [`crate::families::walloc::latent_context`], this channel's residual
 /// magnitudes left, above, above left and above right, the gradient `|d − b|`, the
 /// residual magnitudes two to the left and two above, and the larger of left and above.
 #[inline]
@@ -683,7 +685,7 @@ fn feature_rows(
     rows
 }
 
-/// Residuals of channel `y` under `mode` (the predictions of [`crate::latent_context`]).
+/// Residuals of channel `y` under `mode` (the predictions of [`crate::families::walloc::latent_context`]).
 fn residuals(y: &[i32], w: usize, mode: u8, median: i32) -> Vec<i32> {
     (0..y.len())
         .map(|pos| {

@@ -2,10 +2,10 @@
 //!
 //! An image file holds one section, `LATS`: the companded latents quantised with the
 //! step of the file's quality level ([`image_step`]), context-coded by
-//! [`crate::latent_context`] (prediction from decoded neighbours, per-image Laplace
+//! [`crate::families::walloc::latent_context`] (prediction from decoded neighbours, per-image Laplace
 //! scales for the magnitudes, adaptive sign models), or, for a model with a learned
 //! latent context model ([`WallocModel::with_context`]), `LATL`
-//! ([`crate::latent_learned`]) when that is smaller. Older files hold `LATQ` (the same
+//! ([`crate::families::walloc::latent_learned`]) when that is smaller. Older files hold `LATQ` (the same
 //! without sign models) or, from before quality levels, `LATC` (that at step 1, quality
 //! byte 0); they still decode. Audio files hold one `CHNK` section per chunk
 //! (see the `audio` submodule), each coded with the model's frozen per-channel tables
@@ -28,29 +28,32 @@ use ncodec_models::walloc::{Walloc, WallocConfig};
 use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
 
 mod audio;
-pub use audio::{
-    CHUNK_POSITIONS, Chunk, MAX_AUDIO_FRAMES, MAX_STREAM_FRAMES, OVERLAP_POSITIONS, chunk_plan,
-    chunk_weight, decode_audio_file,
-};
+pub mod latent_context;
+pub mod latent_learned;
 
-use crate::adaptive_coder::ContextCoder;
-use crate::container::{Container, Header, Limits, Section};
-use crate::error::{Error, Result};
-use crate::image_codec::{
-    EncodeStats, channel_indexes, check_identity, crop_to_rgb8, image_header, image_size,
-    model_digest, pad_replicate,
+pub use audio::{CHUNK_POSITIONS, Chunk, OVERLAP_POSITIONS, chunk_plan, chunk_weight};
+
+use self::latent_context::{LatentCoding, decode_planes, encode_planes};
+use self::latent_learned::LatentContextModel;
+use crate::codec::{
+    Codec, CodecInfo, EncodeOptions, Encoded, Family, Input, LatentArray, LatentSource, MediaSink,
+    ModelFiles, model_digest,
 };
-use crate::latent_context::{LatentCoding, decode_planes, encode_planes};
-use crate::latent_learned::{self, LatentContextModel};
-use crate::residual::{add_residual, colour_transform, decode_residual, prune, quantise};
+use crate::container::{Container, Header, Limits, Section};
+use crate::context::adaptive::ContextCoder;
+use crate::context::channel_indexes;
+use crate::context::planes::{add_residual, colour_transform, decode_residual, prune, quantise};
+use crate::error::{Error, Result};
+use crate::media::MediaKind;
+use crate::media::image::{Image, crop_to_rgb8, pad_replicate};
 
 /// Independent entropy streams for the latents.
 const STREAMS: usize = 4;
 
 /// Quality levels of WaLLoC image files (`0..IMAGE_LEVELS`): [`BASE_LEVELS`] levels of
 /// latents alone, then refinement levels that add a wavelet-domain residual (quantised by
-/// [`crate::residual`], coded since section `RESA` by
-/// [`crate::adaptive_coder::ContextCoder`]; on the validation photos that saved 2.0–5.1 %
+/// [`crate::context::planes`], coded since section `RESA` by
+/// [`crate::context::adaptive::ContextCoder`]; on the validation photos that saved 2.0–5.1 %
 /// of the files at levels 8–14 against the table coder of `RESQ`).
 pub const IMAGE_LEVELS: u8 = BASE_LEVELS + REFINEMENT_STEPS.len() as u8;
 
@@ -96,7 +99,7 @@ const REFINEMENT_BASE: u8 = 3;
 const REFINEMENT_STEPS: [f32; 8] = [96.0, 70.0, 52.0, 38.0, 28.0, 20.0, 15.0, 11.0];
 
 /// The encoder's rate–distortion trade-off when it prunes isolated ±1 residual values
-/// ([`crate::residual::prune`]): on the 24 validation photos 0.12 and 0.16 saved about
+/// ([`crate::context::planes::prune`]): on the 24 validation photos 0.12 and 0.16 saved about
 /// 2.4 % of the rate at equal PSNR, 0.08 1.4 % and 0.25 0.2 %. Only the encoder uses it.
 const PRUNE_LAMBDA: f64 = 0.14;
 
@@ -153,34 +156,70 @@ pub struct Latents {
     pub step: f32,
 }
 
+/// The family's name in a model folder's manifest.
+pub const FAMILY: &str = "walloc";
+
+/// The WaLLoC family: images (`dims = 2`) and audio (`dims = 1`).
+#[derive(Debug, Clone, Copy)]
+pub struct WallocFamily;
+
+impl Family for WallocFamily {
+    fn name(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn load(&self, files: &ModelFiles, device: &Device) -> Result<Box<dyn Codec>> {
+        Ok(Box::new(WallocModel::from_files(files, device)?))
+    }
+
+    fn has_latents(&self) -> bool {
+        true
+    }
+
+    fn describe_quality(&self, quality: u8, tags: &[[u8; 4]]) -> Option<String> {
+        if !tags
+            .iter()
+            .any(|t| matches!(t, b"LATS" | b"LATQ" | b"LATL"))
+        {
+            return None;
+        }
+        let s = image_step(quality).ok()?;
+        Some(match refinement(quality).ok()? {
+            Some(r) => format!(
+                "quantisation step {s} of level {}, residual step {} in 8-bit units",
+                r.base, r.step
+            ),
+            None => format!("quantisation step {s}"),
+        })
+    }
+}
+
 /// A loaded WaLLoC model ready to encode and decode.
 #[derive(Debug)]
 pub struct WallocModel {
-    id: String,
+    info: CodecInfo,
     config: WallocConfig,
     model: Walloc,
     tables: CdfTables,
-    digest: [u8; 32],
     device: Device,
     context: Option<LatentContextModel>,
 }
 
 impl WallocModel {
-    /// Loads a model from its three files' bytes (`model.json`, `weights.bpk`,
-    /// `tables.bin`).
+    /// Loads a model from its files: `model.json`, `weights.bpk`, `tables.bin`, and an
+    /// image model's learned latent context model `context.bin` when there is one
+    /// ([`WallocModel::with_context`]).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if a part does not parse or does not fit the config.
-    pub fn from_parts(
-        id: &str,
-        config: &[u8],
-        weights: &[u8],
-        tables: &[u8],
-        device: &Device,
-    ) -> Result<Self> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| {
-            Error::InvalidArgument(format!("model {id}: {what}: {e}"))
-        };
+    /// [`Error::InvalidArgument`] if a file is missing, does not parse or does not fit
+    /// the config.
+    pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let (config, weights, tables) = (
+            files.require("model.json")?,
+            files.require("weights.bpk")?,
+            files.require("tables.bin")?,
+        );
+        let bad = |what: &str, e: &dyn std::fmt::Display| files.bad(what, e);
         let cfg: WallocConfig = serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
         if !(cfg.dims == 1 || cfg.dims == 2)
             || !cfg.nd.is_multiple_of(32)
@@ -199,20 +238,35 @@ impl WallocModel {
         if cdf.len() != cfg.latent_dim {
             return Err(bad("tables", &"channel count differs from the config"));
         }
-        Ok(Self {
-            id: id.to_string(),
-            digest: model_digest(config, weights, tables),
+        let digest = model_digest(config, weights, tables);
+        let info = if cfg.dims == 1 {
+            files.info(FAMILY, MediaKind::Audio, 1, 0, digest)
+        } else {
+            files.info(
+                FAMILY,
+                MediaKind::Image,
+                IMAGE_LEVELS,
+                DEFAULT_IMAGE_QUALITY,
+                digest,
+            )
+        };
+        let m = Self {
+            info,
             config: cfg,
             model,
             tables: cdf,
             device: device.clone(),
             context: None,
-        })
+        };
+        match files.get("context.bin") {
+            Some(ctx) => m.with_context(LatentContextModel::from_bytes(ctx)?),
+            None => Ok(m),
+        }
     }
 
-    /// Adds a learned latent context model (`context.bin`,
-    /// [`crate::latent_learned`]): image encoders then also try section `LATL` and keep
-    /// whichever of it and `LATS` is smaller, and decoders read `LATL`.
+    /// Adds a learned latent context model (`context.bin`, [`latent_learned`]): image
+    /// encoders then also try section `LATL` and keep whichever of it and `LATS` is
+    /// smaller, and decoders read `LATL`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the context model has another channel count.
@@ -220,7 +274,7 @@ impl WallocModel {
         if context.channels() != self.config.latent_dim {
             return Err(Error::InvalidArgument(format!(
                 "model {}: a {}-channel latent context model for {} latent channels",
-                self.id,
+                self.info.id,
                 context.channels(),
                 self.config.latent_dim
             )));
@@ -234,12 +288,12 @@ impl WallocModel {
         self.context.as_ref()
     }
 
-    /// Serialises a trained model into the three parts [`WallocModel::from_parts`] reads,
-    /// freezing the latent densities into integer tables.
+    /// Serialises a trained model into the files [`WallocModel::from_files`] reads, with
+    /// model id `id`, freezing the latent densities into integer tables.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the tables cannot be frozen or weights not written.
-    pub fn export(config: &WallocConfig, model: &Walloc) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    pub fn export(id: &str, config: &WallocConfig, model: &Walloc) -> Result<ModelFiles> {
         let (tables, _) = factorized_tables(&model.entropy_bottleneck, true)
             .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
         let weights = model
@@ -248,17 +302,15 @@ impl WallocModel {
             .into_bytes()
             .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
         let cfg = serde_json::to_vec_pretty(config).expect("serialisable");
-        Ok((cfg, weights.to_vec(), tables.to_bytes()))
-    }
-
-    /// The model id written into files.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// SHA-256 of config, weights and tables.
-    pub fn digest(&self) -> [u8; 32] {
-        self.digest
+        Ok(ModelFiles::new(
+            id,
+            FAMILY,
+            vec![
+                ("model.json", cfg.into()),
+                ("weights.bpk", weights.to_vec().into()),
+                ("tables.bin", tables.to_bytes().into()),
+            ],
+        ))
     }
 
     /// The model's configuration.
@@ -280,7 +332,7 @@ impl WallocModel {
         if self.config.dims != 2 || self.config.channels != 3 {
             return Err(Error::Unsupported(format!(
                 "model {} is not an RGB image model",
-                self.id
+                self.info.id
             )));
         }
         Ok(())
@@ -461,17 +513,15 @@ impl WallocModel {
         })
     }
 
-    /// Encodes an 8-bit RGB image at quality level `quality` (`0..IMAGE_LEVELS`),
-    /// recording `channels` (1, 3 or 4) as the layout to restore on decode.
+    /// Encodes an image as `options` say (quality levels `0..IMAGE_LEVELS`).
     ///
     /// # Errors
-    /// As [`WallocModel::image_latents_at`].
-    pub fn encode_image(
-        &self,
-        img: &RgbImage,
-        channels: u8,
-        quality: u8,
-    ) -> Result<(Vec<u8>, EncodeStats)> {
+    /// As [`WallocModel::image_latents_at`]; [`Error::InvalidArgument`] for latent
+    /// refinement (WaLLoC has none).
+    pub fn encode_image(&self, image: &Image, options: &EncodeOptions) -> Result<Encoded> {
+        options.refuse_refinement(&self.info)?;
+        let quality = self.info.quality(options.quality)?;
+        let img = &image.pixels;
         let refine = refinement(quality)?;
         let l = {
             let (xw, lh, lw) = self.wavelets(img)?;
@@ -512,24 +562,19 @@ impl WallocModel {
                 data: out.finish(),
             });
         }
-        let header = image_header(
-            &self.id,
-            self.digest,
+        let header = Header::image(
+            &self.info.id,
+            self.info.digest,
             quality,
             img.width(),
             img.height(),
-            channels,
+            image.colour.channels(),
         );
-        let bytes = Container { header, sections }.to_bytes()?;
-        let stats = EncodeStats {
+        Ok(Encoded {
+            bytes: Container { header, sections }.to_bytes()?,
+            quality,
             estimated_bits: est,
-            bytes: bytes.len(),
-        };
-        Ok((bytes, stats))
-    }
-
-    fn check_header(&self, h: &Header) -> Result<()> {
-        check_identity(h, &self.id, &self.digest)
+        })
     }
 
     /// The integer latents stored in an image file, without synthesis.
@@ -538,8 +583,8 @@ impl WallocModel {
     /// Container errors, model mismatch, corrupt payloads.
     pub fn latents_of_container(&self, c: &Container) -> Result<(Latents, usize, usize)> {
         self.require_image()?;
-        self.check_header(&c.header)?;
-        let (w, h) = image_size(&c.header)?;
+        self.info.check_file(&c.header)?;
+        let (w, h) = c.header.image_size()?;
         let (pw, ph) = self.padded(w, h);
         let m = self.config.multiple();
         let (lh, lw) = (ph / m, pw / m);
@@ -555,7 +600,7 @@ impl WallocModel {
             let ctx = self.context.as_ref().ok_or_else(|| {
                 Error::Unsupported(format!(
                     "model {} has no learned latent context model for section LATL",
-                    self.id
+                    self.info.id
                 ))
             })?;
             let step = step()?;
@@ -634,5 +679,80 @@ impl WallocModel {
         add_residual(&mut xw, &q, r.step / 255.0);
         drop(q);
         Ok(self.pixels(&xw, &l, w, h))
+    }
+}
+
+impl Codec for WallocModel {
+    fn info(&self) -> &CodecInfo {
+        &self.info
+    }
+
+    fn encode(&self, input: Input<'_>, options: &EncodeOptions) -> Result<Encoded> {
+        match input {
+            Input::Image(img) => self.encode_image(img, options),
+            Input::Audio(src) => {
+                options.refuse_refinement(&self.info)?;
+                let quality = self.info.quality(options.quality)?;
+                let (bytes, estimated_bits) = self.encode_audio_stream(src)?;
+                Ok(Encoded {
+                    bytes,
+                    quality,
+                    estimated_bits,
+                })
+            }
+        }
+    }
+
+    fn decode(&self, file: &Container, sink: &mut dyn MediaSink) -> Result<()> {
+        if self.info.medium == MediaKind::Audio {
+            let (format, frames) = self.audio_file_format(file)?;
+            return self.decode_audio_stream(file, sink.audio(format, frames)?);
+        }
+        let pixels = self.decode_image(file)?;
+        sink.image(Image {
+            pixels,
+            colour: file.header.image_colour()?,
+        })
+    }
+
+    fn latents(&self, source: LatentSource<'_>) -> Result<LatentArray> {
+        let image = |l: Latents| LatentArray {
+            shape: vec![l.channels, l.height, l.width],
+            values: l.values,
+            step: l.step,
+        };
+        // Audio: each chunk's latents, stitched per channel group into `[groups ×
+        // latent channels, positions]`.
+        let audio = |chunks: &[Latents], channels: usize, n: usize| {
+            let groups = if self.config.channels == 1 {
+                channels
+            } else {
+                1
+            };
+            let l = self.stitch_audio_latents(chunks, n, groups);
+            LatentArray {
+                shape: vec![l.channels, l.width],
+                values: l.values,
+                step: l.step,
+            }
+        };
+        match source {
+            LatentSource::Input(Input::Image(img), quality) => Ok(image(
+                self.image_latents_at(&img.pixels, quality.unwrap_or(UNIT_STEP_QUALITY))?,
+            )),
+            LatentSource::Input(Input::Audio(_), Some(_)) => Err(Error::InvalidArgument(
+                "a quality level applies to image input only (audio latents have one)".into(),
+            )),
+            LatentSource::Input(Input::Audio(src), None) => {
+                let channels = usize::from(src.format().channels);
+                let (chunks, n) = self.audio_latents_stream(src)?;
+                Ok(audio(&chunks, channels, n))
+            }
+            LatentSource::File(c) if self.info.medium == MediaKind::Audio => {
+                let (chunks, format, _, n) = self.latents_of_audio_container(c)?;
+                Ok(audio(&chunks, usize::from(format.channels), n))
+            }
+            LatentSource::File(c) => Ok(image(self.latents_of_container(c)?.0)),
+        }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! It exists because it was measured to beat the learned pipelines this project has
 //! trained so far: on the 24 validation photos, coding the image's dyadic wavelet
-//! coefficients directly with [`crate::residual`]'s context coder gave about 1 dB more
+//! coefficients directly with [`crate::context::planes`]'s context coder gave about 1 dB more
 //! than WaLLoC's latents plus the same coder on their residual, at the same rate (the
 //! latents cost more than the detail they carry). It is an honest baseline for the
 //! learned models to beat and a codec for users who want small files now; it is not the
@@ -13,14 +13,14 @@
 //! Pipeline: the image is padded to a multiple of `2^levels` (by repeating its last row
 //! and column for `dwt97-rgb`, by letting them fade for `dwt97s-rgb`: [`pad_smooth`]),
 //! centred on zero, and turned into a luma and two colour differences by the
-//! orthonormal matrix [`crate::residual::COLOUR`]. Each of the three planes goes through
+//! orthonormal matrix [`crate::context::planes::COLOUR`]. Each of the three planes goes through
 //! `levels` levels of the dyadic bior4.4 (CDF 9/7) transform, with periodic extension
 //! (`dwt97-rgb`, the first format) or symmetric extension (`dwt97s-rgb`, by lifting:
 //! −6.1 % rate at equal PSNR on the validation photos, most of them padded from sizes
 //! that are not multiples of 32, and −0.9 % on Kodak, whose sizes are). The transform
 //! is nearly orthonormal, so one quantisation step for every band is the step that
 //! minimises the pixel MSE for a rate. The coefficients are quantised with the dead-zone
-//! quantiser of [`crate::residual::quantise_with`] (offset [`ROUNDING`]; learned variants
+//! quantiser of [`crate::context::planes::quantise_with`] (offset [`ROUNDING`]; learned variants
 //! keep the offset their filter was trained with), isolated ±1 values are pruned when
 //! their
 //! bits outweigh the error they remove, and the groups of equal-size bands are coded in
@@ -29,7 +29,7 @@
 //! coarse to fine. A detail value's context adds the magnitudes of its parent (the same
 //! band one level coarser) and the parent's neighbours (`docs/FORMAT.md` has the
 //! formula). Files written before that coder code each group with
-//! [`crate::residual::encode_residual_with_prior`]'s Laplace tables (section `DWTQ`);
+//! [`crate::context::planes::encode_residual_with_prior`]'s Laplace tables (section `DWTQ`);
 //! they still decode.
 //!
 //! Every probability comes from integer arithmetic on decoded values, so the decoder
@@ -38,12 +38,12 @@
 //!
 //! A learned variant ([`WaveletCodec::with_filter`], shipped as `dwt97-pf-r1`) writes
 //! the same section under its own id and decodes through a small convolutional
-//! post-filter trained by `ncodec train postfilter` ([`crate::train_postfilter`]); the
+//! post-filter trained by `ncodec train postfilter` (crate `ncodec-train`); the
 //! filter runs on the decoded 8-bit image in tiles, after every symbol is decoded.
 //!
 //! Section `DWTA`: `levels u8`, then the [`ContextCoder`] stream of every group
 //! (low-pass, then levels coarse to fine). Older section `DWTQ`: `levels u8`, then per
-//! group a `u32` little-endian length and that many bytes of [`crate::residual`] payload.
+//! group a `u32` little-endian length and that many bytes of [`crate::context::planes`] payload.
 
 use image::RgbImage;
 use ncodec_entropy::{BitReader, BitWriter};
@@ -56,16 +56,17 @@ use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 use ncodec_models::wavelet::{dwt2_symmetric, idwt2_symmetric, iwpt2_cpu, wpt2_cpu};
 use sha2::{Digest, Sha256};
 
-use crate::adaptive_coder::ContextCoder;
-use crate::container::{Container, Header, Section};
-use crate::error::{Error, Result};
-use crate::image_codec::{
-    EncodeStats, check_identity, crop_to_rgb8, image_header, image_size, model_digest,
-    pad_replicate,
+use crate::codec::{
+    Codec, CodecInfo, EncodeOptions, Encoded, Family, Input, MediaSink, ModelFiles, model_digest,
 };
-use crate::residual::{
+use crate::container::{Container, Header, Section};
+use crate::context::adaptive::ContextCoder;
+use crate::context::planes::{
     colour_transform, decode_residual_with_prior, dequantise, prune_with_prior, quantise_with,
 };
+use crate::error::{Error, Result};
+use crate::media::MediaKind;
+use crate::media::image::{Image, centred_planes, crop_to_rgb8, pad_replicate, planes_to_rgb8};
 
 /// The id written into files by the classic codec with periodic extension.
 pub const DWT_ID: &str = "dwt97-rgb";
@@ -133,7 +134,7 @@ const ENCODE_LEVELS: u8 = 5;
 /// The most transform levels a file may declare.
 const MAX_LEVELS: u8 = 8;
 
-/// The classic encoders' dead-zone offset ([`crate::residual::quantise_with`]). With the
+/// The classic encoders' dead-zone offset ([`crate::context::planes::quantise_with`]). With the
 /// adaptive coder (`DWTA`), on the validation photos at equal PSNR (`ncodec eval
 /// --quality all`, `dwt97s-rgb`), 0.45 needed 2.5 % fewer bits than the 1/3 chosen for
 /// the table coder (0.40: −2.0 %, 0.50: −2.2 % at five levels). Only the encoder uses
@@ -146,7 +147,7 @@ pub const ROUNDING: f32 = 0.45;
 /// learned.
 pub const FILTER_DEFAULT_ROUNDING: f32 = 1.0 / 3.0;
 
-/// The encoder's trade-off when it prunes ±1 values ([`crate::residual::prune`]): 0.1
+/// The encoder's trade-off when it prunes ±1 values ([`crate::context::planes::prune`]): 0.1
 /// was best on the validation photos (against 0.14: none +0.7 %, 0.07 −0.6 %, 0.2
 /// +2.7 %; against 0.07: 0.1 −0.3 %). Only the encoder uses it.
 const PRUNE_LAMBDA: f64 = 0.1;
@@ -181,18 +182,66 @@ fn parent_prior(prev: &[i32], prev_bands: usize, gh: usize, gw: usize) -> Option
     Some(out)
 }
 
-/// The first section's tag: per group, a [`crate::residual`] table-coded payload.
+/// The first section's tag: per group, a [`crate::context::planes`] table-coded payload.
 /// Files written before the adaptive coder; still decoded.
 const TAG: [u8; 4] = *b"DWTQ";
 
 /// The section written today: one [`ContextCoder`] stream for the whole image.
 const TAG_ADAPTIVE: [u8; 4] = *b"DWTA";
 
+/// The family's name in a model folder's manifest.
+pub const FAMILY: &str = "wavelet";
+
+/// The wavelet family: the classic codecs (no weights; `model.json` may name the
+/// `"extension"`) and their learned variants with a post-filter (`model.json` and
+/// `weights.bpk` of `ncodec train postfilter`).
+#[derive(Debug, Clone, Copy)]
+pub struct WaveletFamily;
+
+impl Family for WaveletFamily {
+    fn name(&self) -> &'static str {
+        FAMILY
+    }
+
+    fn load(&self, files: &ModelFiles, device: &Device) -> Result<Box<dyn Codec>> {
+        let mut codec = if files.get("weights.bpk").is_some() {
+            WaveletCodec::with_filter(files, device)?
+        } else {
+            let ext = match files.get("model.json") {
+                Some(config) => extension_of(config).map_err(|e| files.bad("config", &e))?,
+                None => Extension::default(),
+            };
+            WaveletCodec::classic(ext)
+        };
+        if let Some(q) = files.default_quality {
+            codec.info.default_quality = q.min(QUALITY_LEVELS - 1);
+        }
+        Ok(Box::new(codec))
+    }
+
+    fn describe_quality(&self, quality: u8, tags: &[[u8; 4]]) -> Option<String> {
+        let s = step(quality).ok()?;
+        tags.iter()
+            .any(|t| *t == TAG_ADAPTIVE || *t == TAG)
+            .then(|| format!("quantisation step {s} in 8-bit units"))
+    }
+}
+
+/// The `"extension"` of a wavelet model's `model.json` (periodic when absent, as in the
+/// first exports).
+fn extension_of(config: &[u8]) -> Result<Extension> {
+    let json: serde_json::Value = serde_json::from_slice(config)
+        .map_err(|e| Error::InvalidArgument(format!("model.json: {e}")))?;
+    match json.get("extension") {
+        None => Ok(Extension::Periodic),
+        Some(v) => Extension::from_name(v.as_str().unwrap_or_default()),
+    }
+}
+
 /// The codec: its identity and, for a learned variant, the post-filter its decoder runs.
 #[derive(Debug, Clone)]
 pub struct WaveletCodec {
-    id: String,
-    digest: [u8; 32],
+    info: CodecInfo,
     extension: Extension,
     /// The encoder's dead-zone offset.
     rounding: f32,
@@ -227,14 +276,11 @@ impl Filter {
                     image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw as u32, ch as u32)
                         .to_image();
                 let x = Tensor::<4>::from_data(
-                    TensorData::new(
-                        crate::train_postfilter::centred_planes(&crop),
-                        [1, 3, ch, cw],
-                    ),
+                    TensorData::new(centred_planes(&crop), [1, 3, ch, cw]),
                     &self.device,
                 );
                 let y = to_f32_vec(self.model.forward(x, f64::from(step)));
-                let filtered = crate::train_postfilter::planes_to_rgb8(&y, cw, ch);
+                let filtered = planes_to_rgb8(&y, cw, ch);
                 let (tw, th) = (FILTER_TILE.min(w - tx), FILTER_TILE.min(h - ty));
                 let inner = image::imageops::crop_imm(
                     &filtered,
@@ -378,11 +424,11 @@ fn format_digest(ext: Extension) -> [u8; 32] {
     match ext {
         Extension::Periodic => h.update(format!(
             "{DWT_ID} v1: bior4.4 dyadic periodic, colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
-            crate::residual::COLOUR
+            crate::context::planes::COLOUR
         )),
         Extension::Symmetric => h.update(format!(
             "{DWT_SYMMETRIC_ID} v1: bior4.4 dyadic symmetric (lifting), colour {:?}, steps {STEPS:?}, residual coder, parent prior (4p+n)/3",
-            crate::residual::COLOUR
+            crate::context::planes::COLOUR
         )),
     }
     h.finalize().into()
@@ -403,8 +449,14 @@ impl WaveletCodec {
             Extension::Symmetric => DWT_SYMMETRIC_ID,
         };
         Self {
-            id: id.into(),
-            digest: format_digest(ext),
+            info: CodecInfo {
+                id: id.into(),
+                family: FAMILY,
+                medium: MediaKind::Image,
+                levels: QUALITY_LEVELS,
+                default_quality: DEFAULT_QUALITY,
+                digest: format_digest(ext),
+            },
             extension: ext,
             rounding: ROUNDING,
             filter: None,
@@ -422,7 +474,7 @@ impl WaveletCodec {
         self.rounding
     }
 
-    /// The learned variant `id`: the classic files, decoded through a trained post-filter
+    /// A learned variant: the classic files, decoded through a trained post-filter
     /// (`model.json` and `weights.bpk` of `ncodec train postfilter`) run on `device`.
     /// The transform's extension is `model.json`'s `"extension"` (periodic when absent,
     /// as in the first exports), the encoder's dead-zone offset its `"rounding"`
@@ -431,10 +483,9 @@ impl WaveletCodec {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if the files do not parse or do not fit each other.
-    pub fn with_filter(id: &str, config: &[u8], weights: &[u8], device: &Device) -> Result<Self> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| {
-            Error::InvalidArgument(format!("model {id}: {what}: {e}"))
-        };
+    pub fn with_filter(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let (config, weights) = (files.require("model.json")?, files.require("weights.bpk")?);
+        let bad = |what: &str, e: &dyn std::fmt::Display| files.bad(what, e);
         let cfg: PostFilterConfig =
             serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
         if cfg.layers < 2 || cfg.layers > 64 || cfg.width == 0 || cfg.width > 1024 {
@@ -442,11 +493,7 @@ impl WaveletCodec {
         }
         let json: serde_json::Value =
             serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
-        let ext = match json.get("extension") {
-            None => Extension::Periodic,
-            Some(v) => Extension::from_name(v.as_str().unwrap_or_default())
-                .map_err(|e| bad("config", &e))?,
-        };
+        let ext = extension_of(config).map_err(|e| bad("config", &e))?;
         let rounding = match json.get("rounding") {
             None => FILTER_DEFAULT_ROUNDING,
             Some(v) => match v.as_f64() {
@@ -464,8 +511,13 @@ impl WaveletCodec {
         h.update(format_digest(ext));
         h.update(model_digest(config, weights, &[]));
         Ok(Self {
-            id: id.into(),
-            digest: h.finalize().into(),
+            info: files.info(
+                FAMILY,
+                MediaKind::Image,
+                QUALITY_LEVELS,
+                DEFAULT_QUALITY,
+                h.finalize().into(),
+            ),
             extension: ext,
             rounding,
             filter: Some(Filter {
@@ -476,9 +528,38 @@ impl WaveletCodec {
         })
     }
 
-    /// The id written into files.
-    pub fn id(&self) -> &str {
-        &self.id
+    /// The files of a learned variant with post-filter `model` (configuration `cfg`) for
+    /// the codec with extension `extension`, under id `id`: `model.json` (the filter's
+    /// configuration, the codec's `"extension"` and the classic encoder's `"rounding"`,
+    /// with which its training crops are coded) and `weights.bpk`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the weights cannot be serialised.
+    pub fn export_filter(
+        id: &str,
+        cfg: &PostFilterConfig,
+        extension: Extension,
+        model: &PostFilter,
+    ) -> Result<ModelFiles> {
+        let weights = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let mut config = serde_json::to_value(cfg).expect("serialisable");
+        if let Some(map) = config.as_object_mut() {
+            map.insert("extension".into(), extension.name().into());
+            map.insert("rounding".into(), f64::from(ROUNDING).into());
+        }
+        let config = serde_json::to_vec_pretty(&config).expect("serialisable");
+        Ok(ModelFiles::new(
+            id,
+            FAMILY,
+            vec![
+                ("model.json", config.into()),
+                ("weights.bpk", weights.to_vec().into()),
+            ],
+        ))
     }
 
     /// Whether the decoder runs a learned post-filter.
@@ -486,22 +567,15 @@ impl WaveletCodec {
         self.filter.is_some()
     }
 
-    /// SHA-256 identifying the format's constants.
-    pub fn digest(&self) -> [u8; 32] {
-        self.digest
-    }
-
-    /// Encodes 8-bit RGB at `quality`, recording `channels` (1, 3 or 4) as the layout to
-    /// restore on decode.
+    /// Encodes an image as `options` say.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an empty image or a quality out of range.
-    pub fn encode_image(
-        &self,
-        img: &RgbImage,
-        channels: u8,
-        quality: u8,
-    ) -> Result<(Vec<u8>, EncodeStats)> {
+    /// [`Error::InvalidArgument`] for an empty image, a quality out of range or latent
+    /// refinement (this codec has none).
+    pub fn encode_image(&self, image: &Image, options: &EncodeOptions) -> Result<Encoded> {
+        options.refuse_refinement(&self.info)?;
+        let quality = self.info.quality(options.quality)?;
+        let img = &image.pixels;
         let step = step(quality)?;
         let (w, h) = (img.width() as usize, img.height() as usize);
         if w == 0 || h == 0 {
@@ -541,13 +615,13 @@ impl WaveletCodec {
         let est = out.ideal_bits();
         let mut data = vec![levels];
         data.extend(out.finish());
-        let header = image_header(
-            &self.id,
-            self.digest,
+        let header = Header::image(
+            &self.info.id,
+            self.info.digest,
             quality,
             img.width(),
             img.height(),
-            channels,
+            image.colour.channels(),
         );
         let bytes = Container {
             header,
@@ -557,16 +631,16 @@ impl WaveletCodec {
             }],
         }
         .to_bytes()?;
-        let stats = EncodeStats {
+        Ok(Encoded {
+            bytes,
+            quality,
             estimated_bits: est,
-            bytes: bytes.len(),
-        };
-        Ok((bytes, stats))
+        })
     }
 
     fn check_header(&self, h: &Header) -> Result<(usize, usize, f32)> {
-        check_identity(h, &self.id, &self.digest)?;
-        let (w, hgt) = image_size(h)?;
+        self.info.check_file(h)?;
+        let (w, hgt) = h.image_size()?;
         let step = step(h.quality).map_err(|_| Error::Corrupt(format!("quality {}", h.quality)))?;
         Ok((w, hgt, step))
     }
@@ -582,7 +656,7 @@ impl WaveletCodec {
             Some(data) => (data, true),
             None => (c.section(&TAG)?, false),
         };
-        let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", self.id));
+        let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", self.info.id));
         let (&levels, mut rest) = data.split_first().ok_or_else(|| corrupt("empty section"))?;
         if levels == 0 || levels > MAX_LEVELS {
             return Err(corrupt("transform levels out of range"));
@@ -651,6 +725,31 @@ impl WaveletCodec {
         Ok(match &self.filter {
             Some(f) => f.apply(&img, step),
             None => img,
+        })
+    }
+}
+
+impl Codec for WaveletCodec {
+    fn info(&self) -> &CodecInfo {
+        &self.info
+    }
+
+    fn encode(&self, input: Input<'_>, options: &EncodeOptions) -> Result<Encoded> {
+        match input {
+            Input::Image(img) => self.encode_image(img, options),
+            other => Err(Error::Unsupported(format!(
+                "model {} codes images, not {}",
+                self.info.id,
+                other.kind()
+            ))),
+        }
+    }
+
+    fn decode(&self, file: &Container, sink: &mut dyn MediaSink) -> Result<()> {
+        let pixels = self.decode_image(file)?;
+        sink.image(Image {
+            pixels,
+            colour: file.header.image_colour()?,
         })
     }
 }
