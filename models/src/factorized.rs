@@ -17,7 +17,8 @@ use burn::tensor::Distribution;
 
 use crate::bottleneck::EntropyBottleneck;
 use crate::gdn::Gdn;
-use crate::hyperprior::{Quantised, RdImageNet, RdOutput, conv, deconv, level_gains};
+use crate::hyperprior::{Quantised, RdImageNet, RdOutput};
+use crate::transforms::{Transforms, gained_transforms_model};
 
 /// Configuration of a factorized-prior model (saved as JSON next to the weights).
 #[derive(Config, Debug, PartialEq)]
@@ -33,111 +34,25 @@ pub struct FactorizedConfig {
     pub factorized: bool,
 }
 
-/// A factorized-prior image model. See the module docs for the dataflow.
-#[derive(Module, Debug)]
-pub struct Factorized {
-    /// `g_a.0`
-    pub g_a0: Conv2d,
-    /// `g_a.1`
-    pub g_a1: Gdn,
-    /// `g_a.2`
-    pub g_a2: Conv2d,
-    /// `g_a.3`
-    pub g_a3: Gdn,
-    /// `g_a.4`
-    pub g_a4: Conv2d,
-    /// `g_a.5`
-    pub g_a5: Gdn,
-    /// `g_a.6`
-    pub g_a6: Conv2d,
-    /// `g_s.0`
-    pub g_s0: ConvTranspose2d,
-    /// `g_s.1`
-    pub g_s1: Gdn,
-    /// `g_s.2`
-    pub g_s2: ConvTranspose2d,
-    /// `g_s.3`
-    pub g_s3: Gdn,
-    /// `g_s.4`
-    pub g_s4: ConvTranspose2d,
-    /// `g_s.5`
-    pub g_s5: Gdn,
-    /// `g_s.6`
-    pub g_s6: ConvTranspose2d,
-    /// `entropy_bottleneck`, over the `M` channels of `y`.
-    pub entropy_bottleneck: EntropyBottleneck,
-    /// Per-level channel gains applied to `y`, `[levels, M]`.
-    pub gains: Param<Tensor<2>>,
-    /// Per-level inverse gains applied to `ŷ` before `g_s`, `[levels, M]`.
-    pub inv_gains: Param<Tensor<2>>,
+gained_transforms_model! {
+    /// A factorized-prior image model. See the module docs for the dataflow.
+    pub struct Factorized {
+        /// `entropy_bottleneck`, over the `M` channels of `y`.
+        pub entropy_bottleneck: EntropyBottleneck,
+    }
 }
 
 impl FactorizedConfig {
     /// Builds a freshly initialised model.
     pub fn init(&self, device: &Device) -> Factorized {
-        let (n, m) = (self.n, self.m);
-        let gains = level_gains(&self.lambdas, m, device);
-        Factorized {
-            g_a0: conv(3, n, 5, 2, device),
-            g_a1: Gdn::new(n, false, device),
-            g_a2: conv(n, n, 5, 2, device),
-            g_a3: Gdn::new(n, false, device),
-            g_a4: conv(n, n, 5, 2, device),
-            g_a5: Gdn::new(n, false, device),
-            g_a6: conv(n, m, 5, 2, device),
-            g_s0: deconv(m, n, 5, 2, device),
-            g_s1: Gdn::new(n, true, device),
-            g_s2: deconv(n, n, 5, 2, device),
-            g_s3: Gdn::new(n, true, device),
-            g_s4: deconv(n, n, 5, 2, device),
-            g_s5: Gdn::new(n, true, device),
-            g_s6: deconv(n, 3, 5, 2, device),
-            entropy_bottleneck: EntropyBottleneck::new(m, device),
-            gains: Param::from_tensor(gains.clone()),
-            inv_gains: Param::from_tensor(gains.recip()),
-        }
+        Factorized::with_transforms(
+            Transforms::new(self.n, self.m, &self.lambdas, device),
+            EntropyBottleneck::new(self.m, device),
+        )
     }
 }
 
 impl Factorized {
-    /// Number of quality levels.
-    pub fn levels(&self) -> usize {
-        self.gains.dims()[0]
-    }
-
-    /// Latent channels `M`.
-    pub fn latent_channels(&self) -> usize {
-        self.gains.dims()[1]
-    }
-
-    fn gain(&self, p: &Param<Tensor<2>>, level: usize) -> Tensor<4> {
-        let m = self.latent_channels();
-        p.val().narrow(0, level, 1).reshape([1, m, 1, 1])
-    }
-
-    /// Analysis transform with the level's gain: `y_s = g_a(x) · gain[level]`.
-    ///
-    /// # Shapes
-    /// `x`: `[B, 3, H, W]` (H, W multiples of 16) → `[B, M, H/16, W/16]`.
-    pub fn g_a(&self, x: Tensor<4>, level: usize) -> Tensor<4> {
-        let x = self.g_a1.forward(self.g_a0.forward(x));
-        let x = self.g_a3.forward(self.g_a2.forward(x));
-        let x = self.g_a5.forward(self.g_a4.forward(x));
-        self.g_a6.forward(x) * self.gain(&self.gains, level)
-    }
-
-    /// Synthesis transform after the level's inverse gain.
-    ///
-    /// # Shapes
-    /// `y_hat`: `[B, M, h, w]` → `[B, 3, 16h, 16w]`.
-    pub fn g_s(&self, y_hat: Tensor<4>, level: usize) -> Tensor<4> {
-        let x = y_hat * self.gain(&self.inv_gains, level);
-        let x = self.g_s1.forward(self.g_s0.forward(x));
-        let x = self.g_s3.forward(self.g_s2.forward(x));
-        let x = self.g_s5.forward(self.g_s4.forward(x));
-        self.g_s6.forward(x)
-    }
-
     fn no_hyper(&self, like: &Tensor<4>) -> Tensor<4> {
         Tensor::<4>::ones([1, 1, 1, 1], &like.device())
     }

@@ -18,8 +18,7 @@
 //! (see `docs/KEYMAP.md`), plus `gains` / `inv_gains` (`[levels, M]`).
 
 use burn::module::Param;
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{leaky_relu, relu};
@@ -28,6 +27,7 @@ use crate::bottleneck::EntropyBottleneck;
 use crate::cpu::{CpuLayer, CpuNet};
 use crate::gaussian::gaussian_likelihood;
 use crate::gdn::Gdn;
+use crate::transforms::{Transforms, conv, deconv, gained_transforms_model};
 
 /// Configuration of a hyperprior model (saved as JSON next to the weights).
 #[derive(Config, Debug, PartialEq)]
@@ -52,78 +52,26 @@ pub const Z_CELL: usize = 64;
 /// Slope of the leaky ReLUs in the mean-scale hyper transforms (PyTorch's default).
 const LEAKY_SLOPE: f64 = 0.01;
 
-pub(crate) fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
-        .init(device)
-}
-
-pub(crate) fn deconv(
-    cin: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    device: &Device,
-) -> ConvTranspose2d {
-    ConvTranspose2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding([k / 2, k / 2])
-        .with_padding_out([stride - 1, stride - 1])
-        .init(device)
-}
-
-/// A hyperprior image model. See the module docs for the dataflow.
-#[derive(Module, Debug)]
-pub struct Hyperprior {
-    /// `g_a.0`
-    pub g_a0: Conv2d,
-    /// `g_a.1`
-    pub g_a1: Gdn,
-    /// `g_a.2`
-    pub g_a2: Conv2d,
-    /// `g_a.3`
-    pub g_a3: Gdn,
-    /// `g_a.4`
-    pub g_a4: Conv2d,
-    /// `g_a.5`
-    pub g_a5: Gdn,
-    /// `g_a.6`
-    pub g_a6: Conv2d,
-    /// `g_s.0`
-    pub g_s0: ConvTranspose2d,
-    /// `g_s.1`
-    pub g_s1: Gdn,
-    /// `g_s.2`
-    pub g_s2: ConvTranspose2d,
-    /// `g_s.3`
-    pub g_s3: Gdn,
-    /// `g_s.4`
-    pub g_s4: ConvTranspose2d,
-    /// `g_s.5`
-    pub g_s5: Gdn,
-    /// `g_s.6`
-    pub g_s6: ConvTranspose2d,
-    /// `h_a.0`
-    pub h_a0: Conv2d,
-    /// `h_a.2`
-    pub h_a2: Conv2d,
-    /// `h_a.4`
-    pub h_a4: Conv2d,
-    /// `h_s.0`
-    pub h_s0: ConvTranspose2d,
-    /// `h_s.2`
-    pub h_s2: ConvTranspose2d,
-    /// `h_s.4`
-    pub h_s4: Conv2d,
-    /// `entropy_bottleneck`
-    pub entropy_bottleneck: EntropyBottleneck,
-    /// Per-level channel gains applied to `y`, `[levels, M]`.
-    pub gains: Param<Tensor<2>>,
-    /// Per-level inverse gains applied to `ŷ` before `g_s`, `[levels, M]`.
-    pub inv_gains: Param<Tensor<2>>,
-    /// Mean-scale model?
-    pub mean_scale: bool,
+gained_transforms_model! {
+    /// A hyperprior image model. See the module docs for the dataflow.
+    pub struct Hyperprior {
+        /// `h_a.0`
+        pub h_a0: Conv2d,
+        /// `h_a.2`
+        pub h_a2: Conv2d,
+        /// `h_a.4`
+        pub h_a4: Conv2d,
+        /// `h_s.0`
+        pub h_s0: ConvTranspose2d,
+        /// `h_s.2`
+        pub h_s2: ConvTranspose2d,
+        /// `h_s.4`
+        pub h_s4: Conv2d,
+        /// `entropy_bottleneck`
+        pub entropy_bottleneck: EntropyBottleneck,
+        /// Mean-scale model?
+        pub mean_scale: bool,
+    }
 }
 
 /// What a training forward pass returns.
@@ -148,48 +96,18 @@ impl HyperpriorConfig {
             (n, m)
         };
         let hs_in_mid = if self.mean_scale { m } else { n };
-        let gains = level_gains(&self.lambdas, m, device);
-        Hyperprior {
-            g_a0: conv(3, n, 5, 2, device),
-            g_a1: Gdn::new(n, false, device),
-            g_a2: conv(n, n, 5, 2, device),
-            g_a3: Gdn::new(n, false, device),
-            g_a4: conv(n, n, 5, 2, device),
-            g_a5: Gdn::new(n, false, device),
-            g_a6: conv(n, m, 5, 2, device),
-            g_s0: deconv(m, n, 5, 2, device),
-            g_s1: Gdn::new(n, true, device),
-            g_s2: deconv(n, n, 5, 2, device),
-            g_s3: Gdn::new(n, true, device),
-            g_s4: deconv(n, n, 5, 2, device),
-            g_s5: Gdn::new(n, true, device),
-            g_s6: deconv(n, 3, 5, 2, device),
-            h_a0: conv(m, n, 3, 1, device),
-            h_a2: conv(n, n, 5, 2, device),
-            h_a4: conv(n, n, 5, 2, device),
-            h_s0: deconv(n, hs_in_mid, 5, 2, device),
-            h_s2: deconv(hs_in_mid, hs_mid, 5, 2, device),
-            h_s4: conv(hs_mid, hs_out, 3, 1, device),
-            entropy_bottleneck: EntropyBottleneck::new(n, device),
-            gains: Param::from_tensor(gains.clone()),
-            inv_gains: Param::from_tensor(gains.recip()),
-            mean_scale: self.mean_scale,
-        }
+        Hyperprior::with_transforms(
+            Transforms::new(n, m, &self.lambdas, device),
+            conv(m, n, 3, 1, device),
+            conv(n, n, 5, 2, device),
+            conv(n, n, 5, 2, device),
+            deconv(n, hs_in_mid, 5, 2, device),
+            deconv(hs_in_mid, hs_mid, 5, 2, device),
+            conv(hs_mid, hs_out, 3, 1, device),
+            EntropyBottleneck::new(n, device),
+            self.mean_scale,
+        )
     }
-}
-
-/// Initial per-level channel gains `[levels, M]`: spread like the λs (rate grows with
-/// gain), `(λ_l / λ_mid)^0.35`; training refines them.
-pub(crate) fn level_gains(lambdas: &[f64], m: usize, device: &Device) -> Tensor<2> {
-    let levels = lambdas.len().max(1);
-    let mid = lambdas.get(levels / 2).copied().unwrap_or(1.0);
-    let g: Vec<f32> = (0..levels)
-        .flat_map(|l| {
-            let r = (lambdas.get(l).copied().unwrap_or(1.0) / mid).powf(0.35) as f32;
-            std::iter::repeat_n(r, m)
-        })
-        .collect();
-    Tensor::<1>::from_floats(g.as_slice(), device).reshape([levels, m])
 }
 
 /// Whether two λs name the same quality level (equal up to rounding in their decimal
@@ -517,47 +435,9 @@ impl RdImageNet for Hyperprior {
 }
 
 impl Hyperprior {
-    /// Number of quality levels.
-    pub fn levels(&self) -> usize {
-        self.gains.dims()[0]
-    }
-
-    /// Latent channels `M`.
-    pub fn latent_channels(&self) -> usize {
-        self.gains.dims()[1]
-    }
-
     /// Hyper-latent channels `N`.
     pub fn hyper_channels(&self) -> usize {
         self.entropy_bottleneck.channels()
-    }
-
-    fn gain(&self, p: &Param<Tensor<2>>, level: usize) -> Tensor<4> {
-        let m = self.latent_channels();
-        p.val().narrow(0, level, 1).reshape([1, m, 1, 1])
-    }
-
-    /// Analysis transform with the level's gain: `y_s = g_a(x) · gain[level]`.
-    ///
-    /// # Shapes
-    /// `x`: `[B, 3, H, W]` (H, W multiples of 16) → `[B, M, H/16, W/16]`.
-    pub fn g_a(&self, x: Tensor<4>, level: usize) -> Tensor<4> {
-        let x = self.g_a1.forward(self.g_a0.forward(x));
-        let x = self.g_a3.forward(self.g_a2.forward(x));
-        let x = self.g_a5.forward(self.g_a4.forward(x));
-        self.g_a6.forward(x) * self.gain(&self.gains, level)
-    }
-
-    /// Synthesis transform after the level's inverse gain.
-    ///
-    /// # Shapes
-    /// `y_hat`: `[B, M, h, w]` → `[B, 3, 16h, 16w]`.
-    pub fn g_s(&self, y_hat: Tensor<4>, level: usize) -> Tensor<4> {
-        let x = y_hat * self.gain(&self.inv_gains, level);
-        let x = self.g_s1.forward(self.g_s0.forward(x));
-        let x = self.g_s3.forward(self.g_s2.forward(x));
-        let x = self.g_s5.forward(self.g_s4.forward(x));
-        self.g_s6.forward(x)
     }
 
     /// Hyper-analysis.

@@ -25,6 +25,7 @@ pub mod gdn;
 pub mod hyperprior;
 pub mod postfilter;
 pub mod refine;
+pub mod transforms;
 pub mod walloc;
 pub mod wavelet;
 
