@@ -19,7 +19,11 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
+use image::RgbImage;
+use ncodec_models::burn::module::Module;
 use ncodec_models::burn::prelude::Device;
+use ncodec_models::burn::store::ModuleRecord;
+use ncodec_models::burn::tensor::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::container::{Container, Header, hex};
@@ -208,7 +212,23 @@ pub enum Input<'a> {
     Audio(&'a mut dyn AudioSource),
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
+    /// The image of an image input; [`Error::Unsupported`] for another medium, for the
+    /// codec `info` that codes only images.
+    ///
+    /// # Errors
+    /// As said.
+    pub fn image(self, info: &CodecInfo) -> Result<&'a Image> {
+        match self {
+            Input::Image(img) => Ok(img),
+            other => Err(Error::Unsupported(format!(
+                "model {} codes images, not {}",
+                info.id,
+                other.kind()
+            ))),
+        }
+    }
+
     /// The medium of this input.
     pub fn kind(&self) -> MediaKind {
         match self {
@@ -250,6 +270,18 @@ pub trait MediaSink {
     /// # Errors
     /// The sink's own errors, or a clip too long for it.
     fn audio(&mut self, format: WavFormat, frames: u64) -> Result<&mut dyn AudioSink>;
+}
+
+/// Hands the pixels decoded from `file` to `sink`, in the colour layout the file records.
+///
+/// # Errors
+/// [`Error::Unsupported`] if the file is not an 8-bit image of 1, 3 or 4 channels, and
+/// the sink's errors.
+pub fn sink_image(sink: &mut dyn MediaSink, file: &Container, pixels: RgbImage) -> Result<()> {
+    sink.image(Image {
+        pixels,
+        colour: file.header.image_colour()?,
+    })
 }
 
 /// Media decoded into memory: a [`MediaSink`] that keeps what it is given.
@@ -540,10 +572,35 @@ impl ModelFiles {
         })
     }
 
+    /// `model` with the parameters of `weights.bpk` loaded.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the file is missing, does not parse, or does not fit
+    /// `model` (a missing tensor or another shape).
+    pub fn load_weights<M: Module>(&self, model: M) -> Result<M> {
+        let bad = |e: &dyn std::fmt::Display| self.bad("weights", e);
+        let bytes = Bytes::from_bytes_vec(self.require("weights.bpk")?.to_vec());
+        let record = ModuleRecord::from_bytes(bytes).map_err(|e| bad(&e))?;
+        model.try_load_record(record).map_err(|e| bad(&e))
+    }
+
     /// An [`Error::InvalidArgument`] about part `what` of this model.
     pub fn bad(&self, what: &str, e: &dyn std::fmt::Display) -> Error {
         Error::InvalidArgument(format!("model {}: {what}: {e}", self.id))
     }
+}
+
+/// The bytes of `weights.bpk` for `model`: its parameters as a Burn record.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] if they cannot be serialised.
+pub fn weights_file<M: Module>(model: &M) -> Result<Vec<u8>> {
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+    Ok(bytes.to_vec())
 }
 
 /// Digest of a model: SHA-256 over its config, weights and tables, each length-prefixed.

@@ -14,10 +14,7 @@
 
 use image::RgbImage;
 use ncodec_entropy::{decode as ent_decode, encode as ent_encode, scale_index};
-use ncodec_models::burn::module::Module;
 use ncodec_models::burn::prelude::*;
-use ncodec_models::burn::store::ModuleRecord;
-use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::cpu::{CpuNet, FeatureMap};
 use ncodec_models::export::FrozenPriors;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
@@ -26,6 +23,7 @@ use ncodec_models::refine::{RefineSettings, Tiling};
 
 use crate::codec::{
     Codec, CodecInfo, EncodeOptions, Encoded, Family, Input, MediaSink, ModelFiles, model_digest,
+    sink_image, weights_file,
 };
 use crate::container::{Container, Header, Section};
 use crate::context::channel_indexes;
@@ -117,8 +115,6 @@ impl HyperpriorModel {
             files.require("tables.bin")?,
         );
         let bad = |what: &str, e: &dyn std::fmt::Display| files.bad(what, e);
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| bad("weights", &e))?;
         let priors = FrozenPriors::from_bytes(tables).map_err(|e| bad("tables", &e))?;
         let factorized = is_factorized(
             &serde_json::from_slice::<serde_json::Value>(config).map_err(|e| bad("config", &e))?,
@@ -126,19 +122,13 @@ impl HyperpriorModel {
         let (net, density_channels, levels) = if factorized {
             let cfg: FactorizedConfig =
                 serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
-            let model = cfg
-                .init(device)
-                .try_load_record(record)
-                .map_err(|e| bad("weights", &e))?;
+            let model = files.load_weights(cfg.init(device))?;
             let (c, l) = (model.latent_channels(), model.levels());
             (Net::Factorized(Box::new((cfg, model))), c, l)
         } else {
             let cfg: HyperpriorConfig =
                 serde_json::from_slice(config).map_err(|e| bad("config", &e))?;
-            let model = cfg
-                .init(device)
-                .try_load_record(record)
-                .map_err(|e| bad("weights", &e))?;
+            let model = files.load_weights(cfg.init(device))?;
             let (c, l) = (model.hyper_channels(), model.levels());
             let h_s = model.h_s_cpu();
             (Net::Hyperprior(Box::new((cfg, model, h_s))), c, l)
@@ -172,26 +162,25 @@ impl HyperpriorModel {
     /// [`Error::InvalidArgument`] if the priors cannot be frozen or weights not written.
     pub fn export(id: &str, net: ImageNetRef<'_>) -> Result<ModelFiles> {
         let fail = |e: &dyn std::fmt::Display| Error::InvalidArgument(format!("export: {e}"));
-        let (cfg, eb, record) = match net {
+        let (cfg, eb, weights) = match net {
             ImageNetRef::Hyperprior(c, m) => (
                 serde_json::to_vec_pretty(c),
                 &m.entropy_bottleneck,
-                m.clone().into_record().into_bytes(),
+                weights_file(m)?,
             ),
             ImageNetRef::Factorized(c, m) => (
                 serde_json::to_vec_pretty(c),
                 &m.entropy_bottleneck,
-                m.clone().into_record().into_bytes(),
+                weights_file(m)?,
             ),
         };
         let priors = FrozenPriors::from_bottleneck(eb).map_err(|e| fail(&e))?;
-        let weights = record.map_err(|e| fail(&e))?;
         Ok(ModelFiles::new(
             id,
             FAMILY,
             vec![
                 ("model.json", cfg.expect("serialisable").into()),
-                ("weights.bpk", weights.to_vec().into()),
+                ("weights.bpk", weights.into()),
                 ("tables.bin", priors.to_bytes().into()),
             ],
         ))
@@ -454,21 +443,10 @@ impl Codec for HyperpriorModel {
     }
 
     fn encode(&self, input: Input<'_>, options: &EncodeOptions) -> Result<Encoded> {
-        match input {
-            Input::Image(img) => self.encode_image(img, options),
-            other => Err(Error::Unsupported(format!(
-                "model {} codes images, not {}",
-                self.info.id,
-                other.kind()
-            ))),
-        }
+        self.encode_image(input.image(&self.info)?, options)
     }
 
     fn decode(&self, file: &Container, sink: &mut dyn MediaSink) -> Result<()> {
-        let pixels = self.decode_image(file)?;
-        sink.image(Image {
-            pixels,
-            colour: file.header.image_colour()?,
-        })
+        sink_image(sink, file, self.decode_image(file)?)
     }
 }

@@ -18,10 +18,7 @@
 
 use image::RgbImage;
 use ncodec_entropy::{BitReader, BitWriter, CdfTables, decode as ent_decode, encode as ent_encode};
-use ncodec_models::burn::module::Module;
 use ncodec_models::burn::prelude::*;
-use ncodec_models::burn::store::ModuleRecord;
-use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::export::factorized_tables;
 use ncodec_models::hyperprior::to_f32_vec as to_vec;
 use ncodec_models::walloc::{Walloc, WallocConfig};
@@ -37,7 +34,7 @@ use self::latent_context::{LatentCoding, decode_planes, encode_planes};
 use self::latent_learned::LatentContextModel;
 use crate::codec::{
     Codec, CodecInfo, EncodeOptions, Encoded, Family, Input, LatentArray, LatentSource, MediaSink,
-    ModelFiles, model_digest,
+    ModelFiles, model_digest, sink_image, weights_file,
 };
 use crate::container::{Container, Header, Limits, Section};
 use crate::context::adaptive::ContextCoder;
@@ -228,12 +225,7 @@ impl WallocModel {
         {
             return Err(bad("config", &"unsupported dimensions"));
         }
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| bad("weights", &e))?;
-        let model = cfg
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| bad("weights", &e))?;
+        let model = files.load_weights(cfg.init(device))?;
         let cdf = CdfTables::from_bytes(tables).map_err(|e| bad("tables", &e))?;
         if cdf.len() != cfg.latent_dim {
             return Err(bad("tables", &"channel count differs from the config"));
@@ -296,18 +288,14 @@ impl WallocModel {
     pub fn export(id: &str, config: &WallocConfig, model: &Walloc) -> Result<ModelFiles> {
         let (tables, _) = factorized_tables(&model.entropy_bottleneck, true)
             .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
-        let weights = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let weights = weights_file(model)?;
         let cfg = serde_json::to_vec_pretty(config).expect("serialisable");
         Ok(ModelFiles::new(
             id,
             FAMILY,
             vec![
                 ("model.json", cfg.into()),
-                ("weights.bpk", weights.to_vec().into()),
+                ("weights.bpk", weights.into()),
                 ("tables.bin", tables.to_bytes().into()),
             ],
         ))
@@ -708,11 +696,7 @@ impl Codec for WallocModel {
             let (format, frames) = self.audio_file_format(file)?;
             return self.decode_audio_stream(file, sink.audio(format, frames)?);
         }
-        let pixels = self.decode_image(file)?;
-        sink.image(Image {
-            pixels,
-            colour: file.header.image_colour()?,
-        })
+        sink_image(sink, file, self.decode_image(file)?)
     }
 
     fn latents(&self, source: LatentSource<'_>) -> Result<LatentArray> {

@@ -47,10 +47,7 @@
 
 use image::RgbImage;
 use ncodec_entropy::{BitReader, BitWriter};
-use ncodec_models::burn::module::Module;
 use ncodec_models::burn::prelude::*;
-use ncodec_models::burn::store::ModuleRecord;
-use ncodec_models::burn::tensor::Bytes;
 use ncodec_models::hyperprior::to_f32_vec;
 use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 use ncodec_models::wavelet::{dwt2_symmetric, idwt2_symmetric, iwpt2_cpu, wpt2_cpu};
@@ -58,6 +55,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{
     Codec, CodecInfo, EncodeOptions, Encoded, Family, Input, MediaSink, ModelFiles, model_digest,
+    sink_image, weights_file,
 };
 use crate::container::{Container, Header, Section};
 use crate::context::adaptive::ContextCoder;
@@ -501,12 +499,7 @@ impl WaveletCodec {
                 _ => return Err(bad("config", &"rounding must be a number in 0..=0.5")),
             },
         };
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| bad("weights", &e))?;
-        let model = cfg
-            .init(device)
-            .try_load_record(record)
-            .map_err(|e| bad("weights", &e))?;
+        let model = files.load_weights(cfg.init(device))?;
         let mut h = Sha256::new();
         h.update(format_digest(ext));
         h.update(model_digest(config, weights, &[]));
@@ -541,11 +534,7 @@ impl WaveletCodec {
         extension: Extension,
         model: &PostFilter,
     ) -> Result<ModelFiles> {
-        let weights = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::InvalidArgument(format!("export: {e}")))?;
+        let weights = weights_file(model)?;
         let mut config = serde_json::to_value(cfg).expect("serialisable");
         if let Some(map) = config.as_object_mut() {
             map.insert("extension".into(), extension.name().into());
@@ -557,7 +546,7 @@ impl WaveletCodec {
             FAMILY,
             vec![
                 ("model.json", config.into()),
-                ("weights.bpk", weights.to_vec().into()),
+                ("weights.bpk", weights.into()),
             ],
         ))
     }
@@ -735,21 +724,10 @@ impl Codec for WaveletCodec {
     }
 
     fn encode(&self, input: Input<'_>, options: &EncodeOptions) -> Result<Encoded> {
-        match input {
-            Input::Image(img) => self.encode_image(img, options),
-            other => Err(Error::Unsupported(format!(
-                "model {} codes images, not {}",
-                self.info.id,
-                other.kind()
-            ))),
-        }
+        self.encode_image(input.image(&self.info)?, options)
     }
 
     fn decode(&self, file: &Container, sink: &mut dyn MediaSink) -> Result<()> {
-        let pixels = self.decode_image(file)?;
-        sink.image(Image {
-            pixels,
-            colour: file.header.image_colour()?,
-        })
+        sink_image(sink, file, self.decode_image(file)?)
     }
 }
