@@ -1,6 +1,6 @@
 //! Argument groups several commands share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ncodec::codec::{Codec, Refinement};
 use ncodec::media::MediaKind;
@@ -84,5 +84,27 @@ impl RefineArgs {
     /// A step size that is not a positive number.
     pub fn refinement(&self) -> Result<Option<Refinement>> {
         Refinement::new(self.refine, self.refine_lr).map_err(ctx("cannot use --refine"))
+    }
+}
+
+/// Where a command's output goes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Output file (`-` writes stdout; default: the input's name with the output's
+    /// extension, or stdout when the input is stdin).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Overwrite the output named after the input if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+impl OutputArgs {
+    /// The output path for `input`, named with `extension` when `-o` is not given.
+    ///
+    /// # Errors
+    /// An existing derived output without `--force`.
+    pub fn path(&self, input: &Path, extension: &str) -> Result<PathBuf> {
+        crate::io::output_path(self.output.as_deref(), input, extension, self.force)
     }
 }

@@ -79,30 +79,14 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<()> {
             .and_then(|()| out.flush())
             .map_err(ctx("cannot write to stdout"));
     }
-    write_with(path, |f| {
-        f.write_all(data)
-            .map_err(ctx(format!("cannot write {name}")))
-    })
-}
-
-/// Creates the temporary file of `path`, lets `fill` write it, and renames it into place;
-/// on any error the temporary file is removed.
-///
-/// # Errors
-/// `fill`'s errors and I/O errors.
-pub fn write_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let name = path.display().to_string();
+    // Write next to the target and rename, so a failure never leaves half a file.
     let tmp = tmp_path(path);
-    let run = || -> Result<()> {
-        let mut f = std::fs::File::create(&tmp).map_err(ctx(format!("cannot write {name}")))?;
-        fill(&mut f)?;
-        f.flush().map_err(ctx(format!("cannot write {name}")))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(ctx(format!("cannot write {name}")))
-    };
-    run().inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    std::fs::write(&tmp, data)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            ctx(format!("cannot write {name}"))(e)
+        })
 }
 
 /// The output of a command: `output` when given (`-o`); else, for an input read from

@@ -10,9 +10,9 @@ use ncodec::media::MediaKind;
 use ncodec::media::audio::{AudioSink, WavFormat, WavSink};
 use ncodec::media::image::Image;
 
-use crate::args::ModelArgs;
+use crate::args::{ModelArgs, OutputArgs};
 use crate::error::{Result, ctx};
-use crate::io::{is_std, output_path, read_input, tmp_path, write_output};
+use crate::io::{is_std, read_input, tmp_path, write_output};
 
 /// Decompress an .ncx file; images follow the output's extension (.png, .jpg), audio is
 /// written as WAV in its original rate and sample format.
@@ -20,13 +20,9 @@ use crate::io::{is_std, output_path, read_input, tmp_path, write_output};
 pub struct DecodeArgs {
     /// Input .ncx file (`-` reads stdin).
     pub input: PathBuf,
-    /// Output image or WAV file (`-` writes PNG or WAV to stdout; default: the input's
-    /// name with .png or .wav, or stdout for stdin).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Overwrite the output named after the input if it exists.
-    #[arg(short, long)]
-    pub force: bool,
+    /// Where the output goes.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Decode with a model exported by `ncodec train` from this folder.
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
@@ -117,7 +113,7 @@ pub fn run(a: DecodeArgs) -> Result<()> {
         MediaKind::Video => "y4m",
         MediaKind::Image => "png",
     };
-    let output = output_path(a.output.as_deref(), &a.input, extension, a.force)?;
+    let output = a.output.path(&a.input, extension)?;
     let models = ModelArgs {
         model: None,
         model_dir: a.model_dir,

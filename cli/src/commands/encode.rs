@@ -8,22 +8,18 @@ use ncodec::media::MediaKind;
 use ncodec::media::audio::{AudioSource, MAX_STREAM_FRAMES, WavSource, is_wav};
 use ncodec::media::image::Image;
 
-use crate::args::{ModelArgs, RefineArgs};
+use crate::args::{ModelArgs, OutputArgs, RefineArgs};
 use crate::error::{CliError, Result, ctx};
-use crate::io::{file_head, is_std, output_path, read_input, write_output};
+use crate::io::{file_head, is_std, read_input, write_output};
 
 /// Compress an image (PNG or JPEG) or a WAV file into an .ncx file.
 #[derive(Debug, clap::Args)]
 pub struct EncodeArgs {
     /// Input image or WAV file (`-` reads stdin).
     pub input: PathBuf,
-    /// Output .ncx file (`-` writes stdout; default: the input's name with .ncx, or
-    /// stdout for stdin).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Overwrite the output named after the input if it exists.
-    #[arg(short, long)]
-    pub force: bool,
+    /// Where the output goes.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The model.
     #[command(flatten)]
     pub model: ModelArgs,
@@ -98,7 +94,7 @@ pub fn read_media(path: &Path) -> Result<(bool, Vec<u8>)> {
 pub fn run(a: EncodeArgs) -> Result<()> {
     let name = a.input.display().to_string();
     let (streamed, bytes) = read_media(&a.input)?;
-    let output = output_path(a.output.as_deref(), &a.input, "ncx", a.force)?;
+    let output = a.output.path(&a.input, "ncx")?;
     let mut options = EncodeOptions::new().refine(a.refine.refinement()?);
     options.quality = a.quality;
     if streamed || is_wav(&bytes) {

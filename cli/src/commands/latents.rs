@@ -9,9 +9,9 @@ use ncodec::media::MediaKind;
 use ncodec::media::audio::is_wav;
 
 use super::encode::{image_input, read_media, wav_source};
-use crate::args::ModelArgs;
+use crate::args::{ModelArgs, OutputArgs};
 use crate::error::{CliError, Result, ctx};
-use crate::io::{output_path, write_output};
+use crate::io::write_output;
 
 /// Write the integer latents of an image, WAV or .ncx file as NumPy .npy (models with a
 /// latents API: WaLLoC) without synthesising pixels or samples: shape (channels, height,
@@ -22,13 +22,9 @@ use crate::io::{output_path, write_output};
 pub struct LatentsArgs {
     /// Input image (PNG/JPEG), WAV or .ncx file (`-` reads stdin).
     pub input: PathBuf,
-    /// Output .npy file (`-` writes stdout; default: the input's name with .npy, or
-    /// stdout for stdin).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Overwrite the output named after the input if it exists.
-    #[arg(short, long)]
-    pub force: bool,
+    /// Where the output goes.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The model (default: the first shipped model with latents for the input's media;
     /// an .ncx file names its own).
     #[command(flatten)]
@@ -46,7 +42,7 @@ pub struct LatentsArgs {
 pub fn run(a: LatentsArgs) -> Result<()> {
     let name = a.input.display().to_string();
     let (streamed, bytes) = read_media(&a.input)?;
-    let output = output_path(a.output.as_deref(), &a.input, "npy", a.force)?;
+    let output = a.output.path(&a.input, "npy")?;
     let default_for = |kind| move || Ok(ncodec::registry::default_with_latents(kind)?.id);
     let latents = if bytes.starts_with(&MAGIC) {
         let c = Container::from_bytes(&bytes, &Limits::default())
@@ -61,16 +57,10 @@ pub fn run(a: LatentsArgs) -> Result<()> {
         let codec = a.model.load_for_file(&c.header.model_id, &name)?;
         codec.latents(LatentSource::File(&c)).map(|l| (l, codec))
     } else if streamed || is_wav(&bytes) {
-        if a.quality.is_some() {
-            return Err(CliError::new(
-                format!("cannot use --quality with {name}"),
-                "--quality applies to image input only",
-            ));
-        }
         let mut src = wav_source(&a.input, &bytes, streamed)?;
         let codec = a.model.load_or(default_for(MediaKind::Audio))?;
         codec
-            .latents(LatentSource::Input(Input::Audio(src.as_mut()), None))
+            .latents(LatentSource::Input(Input::Audio(src.as_mut()), a.quality))
             .map(|l| (l, codec))
     } else {
         let img = image_input(&bytes, &name, &Limits::default(), "encode")?;
