@@ -13,7 +13,9 @@ $ncodec models
 img=../shared/datasets/kodak/kodim23.png
 [ -f "$img" ] || img=tests/fixtures/metrics_a.png
 out=$(mktemp -d)
-$ncodec encode "$img" -o "$out/image.ncx"
+cp "$img" "$out/image.png"
+# Without -o, the file is named after the input: image.ncx beside image.png.
+$ncodec encode "$out/image.png"
 $ncodec info "$out/image.ncx"
 $ncodec decode "$out/image.ncx" -o "$out/decoded.png"
 echo "decoded image: $out/decoded.png"

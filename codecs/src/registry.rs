@@ -135,27 +135,7 @@ static SHIPPED: &[Shipped] = &[
     shipped!(
         "hp-mean-64-r5", Image, hyperprior::FAMILY, levels 6, default 3, false,
         ["model.json", "weights.bpk", "tables.bin"],
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r4 trained 13,000 steps further; early training release, see its model card"
-    ),
-    shipped!(
-        "hp-mean-64-r4", Image, hyperprior::FAMILY, levels 6, default 3, false,
-        ["model.json", "weights.bpk", "tables.bin"],
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r3 trained 14,000 steps further; early training release, see its model card"
-    ),
-    shipped!(
-        "hp-mean-64-r3", Image, hyperprior::FAMILY, levels 6, default 3, false,
-        ["model.json", "weights.bpk", "tables.bin"],
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r2 trained 12,000 steps further; early training release, see its model card"
-    ),
-    shipped!(
-        "hp-mean-64-r2", Image, hyperprior::FAMILY, levels 6, default 3, false,
-        ["model.json", "weights.bpk", "tables.bin"],
-        "mean-scale hyperprior, N=64 M=96, 6 gain levels: hp-mean-64-r1 trained 15,750 steps further; early training release, see its model card"
-    ),
-    shipped!(
-        "hp-mean-64-r1", Image, hyperprior::FAMILY, levels 6, default 3, false,
-        ["model.json", "weights.bpk", "tables.bin"],
-        "mean-scale hyperprior (Minnen 2018), N=64 M=96, 6 gain levels; early training release, see its model card"
+        "mean-scale hyperprior, N=64 M=96, 6 gain levels, 58,000 training steps (five runs, MODELS.md); early training release, see its model card"
     ),
     shipped!(
         "walloc-speech-16k-r1", Audio, walloc::FAMILY, levels 1, default 0, true,

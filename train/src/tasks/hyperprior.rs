@@ -28,7 +28,7 @@ use crate::{HyperpriorOptions, Monitor, Step, Task, TrainOptions, TrainState, Va
 /// about 0.8 at λ = 0.0018 to 9 at λ = 0.0483), so the highest levels dominate the
 /// shared weights. Dividing each level's loss by its running mean keeps every level's
 /// optimum (the weight is a constant for that level) and balances them. It did not help
-/// in its one clean trial (hp-mean-64-r1's card, 2026-12-02). Resuming r1 with the same
+/// in its one clean trial (on the retired hp-mean-64-r1, 2026-12-02; MODELS.md). Resuming r1 with the same
 /// patches and seed for 750 steps, the validation rate at the lowest level was 1.01 bpp
 /// with it and 0.61 bpp without, at about the same PSNR. It is off by default.
 #[derive(Debug, Clone, PartialEq)]
