@@ -57,21 +57,149 @@ pub fn file_head(path: &Path, n: u64) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Where an output is written before it is renamed into place: next to it, `.tmp` added.
-pub fn tmp_path(path: &Path) -> PathBuf {
-    path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    ))
+/// True for `-` and for outputs that are not files: a device, FIFO or socket (after
+/// following symbolic links), which take a stream in any format.
+pub fn is_stream(path: &Path) -> bool {
+    is_std(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
-/// Writes `data` to `path` (`-`: standard output), through a temporary file renamed into
-/// place.
+/// Follows `path` through symbolic links (at most 40) to the path that is written.
+fn resolve(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(&p) {
+                Ok(t) if t.is_absolute() => p = t,
+                Ok(t) => {
+                    p = p.parent().map_or_else(|| t.clone(), |d| d.join(&t));
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    p
+}
+
+/// An output file being written.
+///
+/// A regular file (or a missing one) is written to a new temporary file beside it
+/// (created exclusively, under a name no other file has) and renamed over it by
+/// [`OutputFile::commit`], so a failed run leaves the old file as it was; a symbolic link
+/// is followed, so the file it points to is replaced and the link stays. A device, FIFO
+/// or socket (`/dev/null`, `/dev/stdout`) is written directly and stays what it is.
+/// Dropped without `commit`, the temporary file is removed.
+#[derive(Debug)]
+pub struct OutputFile {
+    file: std::fs::File,
+    /// The temporary file and the target it is renamed to.
+    rename: Option<(PathBuf, PathBuf)>,
+}
+
+impl OutputFile {
+    /// Opens the output `path` for writing.
+    ///
+    /// # Errors
+    /// A directory at `path`, and I/O errors.
+    pub fn create(path: &Path) -> Result<Self> {
+        let name = path.display().to_string();
+        let failed = |e: std::io::Error| CliError::new(format!("cannot write {name}"), e);
+        let target = resolve(path);
+        let existing = match std::fs::metadata(&target) {
+            Ok(m) if m.is_dir() => {
+                return Err(CliError::new(
+                    format!("cannot write {name}"),
+                    "it is a directory",
+                ));
+            }
+            Ok(m) if !m.is_file() => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&target)
+                    .map_err(failed)?;
+                return Ok(Self { file, rename: None });
+            }
+            Ok(m) => Some(m.permissions()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(failed(e)),
+        };
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = target
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        for n in 0..1000u32 {
+            let tmp = dir.join(format!(".{base}.{}.{n}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(file) => {
+                    if let Some(perm) = existing {
+                        // Keep the mode of the file that is replaced.
+                        let _ = file.set_permissions(perm);
+                    }
+                    return Ok(Self {
+                        file,
+                        rename: Some((tmp, target)),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Err(CliError::new(
+            format!("cannot write {name}"),
+            "no free temporary name beside it",
+        ))
+    }
+
+    /// Whether the output is a regular file (seekable: a WAV header can be rewritten at
+    /// the end).
+    pub fn is_regular(&self) -> bool {
+        self.rename.is_some()
+    }
+
+    /// The file to write.
+    pub fn file(&mut self) -> &mut std::fs::File {
+        &mut self.file
+    }
+
+    /// Flushes the output and moves it into place.
+    ///
+    /// # Errors
+    /// I/O errors (the temporary file is then removed).
+    pub fn commit(mut self) -> Result<()> {
+        self.file.flush().map_err(ctx("cannot write the output"))?;
+        if let Some((tmp, target)) = self.rename.take() {
+            if let Err(e) = std::fs::rename(&tmp, &target) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(CliError::new(
+                    format!("cannot write {}", target.display()),
+                    e,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = &self.rename {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Writes `data` to `path` (`-`: standard output) through an [`OutputFile`].
 ///
 /// # Errors
-/// I/O errors; the temporary file is removed.
+/// I/O errors; a file that was there stays as it was.
 pub fn write_output(path: &Path, data: &[u8]) -> Result<()> {
-    let name = path.display().to_string();
     if is_std(path) {
         let mut out = std::io::stdout().lock();
         return out
@@ -79,14 +207,11 @@ pub fn write_output(path: &Path, data: &[u8]) -> Result<()> {
             .and_then(|()| out.flush())
             .map_err(ctx("cannot write to stdout"));
     }
-    // Write next to the target and rename, so a failure never leaves half a file.
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, data)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ctx(format!("cannot write {name}"))(e)
-        })
+    let mut out = OutputFile::create(path)?;
+    out.file()
+        .write_all(data)
+        .map_err(ctx(format!("cannot write {}", path.display())))?;
+    out.commit()
 }
 
 /// The output of a command: `output` when given (`-o`); else, for an input read from

@@ -523,3 +523,120 @@ fn models_name_their_family() {
             .all(|m| m["family"].is_string())
     );
 }
+
+/// A JPEG of `w × h` pixels whose EXIF says to turn it 90° clockwise (orientation 6).
+fn jpeg_with_orientation_6(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 12) as u8, (y * 20) as u8, 90])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+        .encode_image(&img)
+        .unwrap();
+    // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112) = 6.
+    let tiff: [u8; 26] = [
+        0x4D, 0x4D, 0x00, 0x2A, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0,
+        0, 0,
+    ];
+    let mut app1 = vec![0xFF, 0xE1, 0, 34];
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    [&jpeg[..2], &app1, &jpeg[2..]].concat()
+}
+
+/// Inputs are read as a viewer shows them, or refused: a JPEG is turned upright by its
+/// EXIF orientation (and the summary says so); a JPEG cut inside its last scan is refused
+/// unless `--allow-truncated`, which warns.
+#[test]
+fn inputs_are_upright_and_complete() {
+    let dir = tmpdir("inputs");
+    let rotated = dir.join("rotated.jpg");
+    std::fs::write(&rotated, jpeg_with_orientation_6(40, 24)).unwrap();
+    let ncx = dir.join("rotated.ncx");
+    let out = run_ok(&[&"encode", &rotated, &"-o", &ncx]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("24x40") && said.contains("upright"), "{said}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&run_ok(&[&"info", &"--json", &ncx]).stdout).unwrap();
+    assert_eq!(
+        (
+            &v["header"]["media"]["width"],
+            &v["header"]["media"]["height"]
+        ),
+        (&24.into(), &40.into())
+    );
+
+    let full = std::fs::read(fixture("metrics_a.png")).unwrap();
+    let photo = image::load_from_memory(&full).unwrap().to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+        .encode_image(&photo)
+        .unwrap();
+    let half = dir.join("half.jpg");
+    std::fs::write(&half, &jpeg[..jpeg.len() / 2]).unwrap();
+    let err = run_fails(&[&"encode", &half, &"-o", &dir.join("h.ncx")]);
+    assert!(err.contains("truncated"), "{err}");
+    assert!(!dir.join("h.ncx").exists());
+    let out = run_ok(&[
+        &"encode",
+        &half,
+        &"-o",
+        &dir.join("h.ncx"),
+        &"--allow-truncated",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Outputs never replace what they write to: a symbolic link stays a link to the file
+/// that is written, a FIFO is written into (and stays a FIFO), a file named like a
+/// temporary one is left alone, and an output whose extension does not fit the decoded
+/// media is refused before anything is written.
+#[test]
+fn outputs_keep_links_fifos_and_neighbours() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tmpdir("outputs");
+    let ncx = dir.join("a.ncx");
+    run_ok(&[&"encode", &fixture("metrics_a.png"), &"-o", &ncx]);
+    let target = dir.join("target.png");
+    let link = dir.join("link.png");
+    std::os::unix::fs::symlink("target.png", &link).unwrap();
+    let neighbour = dir.join("link.png.tmp");
+    std::fs::write(&neighbour, b"not mine").unwrap();
+    decode_ok(&ncx, &link);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(image::open(&target).unwrap().width(), 200);
+    assert_eq!(std::fs::read(&neighbour).unwrap(), b"not mine");
+
+    let wav_ncx = dir.join("s.ncx");
+    run_ok(&[
+        &"encode",
+        &fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav"),
+        &"-o",
+        &wav_ncx,
+    ]);
+    let fifo = dir.join("fifo.wav");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    decode_ok(&wav_ncx, &fifo);
+    let streamed = reader.join().unwrap();
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let file = dir.join("s.wav");
+    decode_ok(&wav_ncx, &file);
+    assert_eq!(streamed, std::fs::read(&file).unwrap());
+
+    let wrong = dir.join("image.wav");
+    let err = run_fails(&[&"decode", &ncx, &"-o", &wrong]);
+    assert!(err.contains(".png"), "{err}");
+    assert!(!wrong.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -75,9 +75,13 @@ fn compare(reference: &Path, files: &[PathBuf]) -> Result<Vec<Comparison>> {
             });
         }
     } else {
-        let a = image_input(&ref_bytes, &name(reference), &limits, "compare")?.pixels;
+        let a = image_input(&ref_bytes, &name(reference), &limits, "compare", false)?
+            .image
+            .pixels;
         for f in files {
-            let b = image_input(&read(f)?, &name(f), &limits, "compare")?.pixels;
+            let b = image_input(&read(f)?, &name(f), &limits, "compare", false)?
+                .image
+                .pixels;
             out.push(Comparison {
                 file: name(f),
                 psnr: Some(metrics::psnr_rgb(&a, &b).map_err(failed(f))?),

@@ -6,10 +6,10 @@ use ncodec::codec::{EncodeOptions, Input};
 use ncodec::container::Limits;
 use ncodec::media::MediaKind;
 use ncodec::media::audio::{AudioSource, MAX_STREAM_FRAMES, WavSource, is_wav};
-use ncodec::media::image::Image;
+use ncodec::media::image::{ReadImage, read_image};
 
 use crate::args::{ModelArgs, OutputArgs, RefineArgs};
-use crate::error::{CliError, Result, ctx};
+use crate::error::{Result, ctx};
 use crate::io::{file_head, is_std, read_input, write_output};
 
 /// Compress an image (PNG or JPEG) or a WAV file into an .ncx file.
@@ -29,27 +29,35 @@ pub struct EncodeArgs {
     /// Latent refinement.
     #[command(flatten)]
     pub refine: RefineArgs,
+    /// Code a JPEG that ends inside its last scan (the decoder fills the missing part
+    /// with grey) instead of refusing it.
+    #[arg(long)]
+    pub allow_truncated: bool,
 }
 
-/// Decodes an input image within the pixel limit and prepares it for coding. `verb`
-/// (`encode`, `compare`, ...) names what failed in the error.
+/// Reads an input image within the pixel limit, upright (EXIF orientation applied), and
+/// prepares it for coding. `verb` (`encode`, `compare`, ...) names what failed in the
+/// error.
 ///
 /// # Errors
-/// Undecodable or too large images, and layouts the codecs refuse.
-pub fn image_input(bytes: &[u8], name: &str, limits: &Limits, verb: &str) -> Result<Image> {
-    let img = image::load_from_memory(bytes).map_err(ctx(format!("cannot decode image {name}")))?;
-    let (w, h) = (u64::from(img.width()), u64::from(img.height()));
-    if w * h > limits.max_pixels {
-        return Err(CliError::new(
-            format!("{name} is too large"),
-            ncodec::Error::LimitExceeded {
-                what: "image pixels",
-                value: w * h,
-                limit: limits.max_pixels,
-            },
-        ));
-    }
-    Image::from_dynamic(&img).map_err(ctx(format!("cannot {verb} {name}")))
+/// Undecodable, truncated (unless `allow_truncated`) or too large images, and layouts
+/// the codecs refuse.
+pub fn image_input(
+    bytes: &[u8],
+    name: &str,
+    limits: &Limits,
+    verb: &str,
+    allow_truncated: bool,
+) -> Result<ReadImage> {
+    let read = read_image(bytes, limits.max_pixels, allow_truncated);
+    let context = match &read {
+        Err(ncodec::Error::InvalidArgument(_) | ncodec::Error::Truncated(_)) => {
+            format!("cannot decode image {name}")
+        }
+        Err(ncodec::Error::LimitExceeded { .. }) => format!("{name} is too large"),
+        _ => format!("cannot {verb} {name}"),
+    };
+    read.map_err(ctx(context))
 }
 
 /// A WAV input as a stream: a file is read block by block (bounded memory, any length),
@@ -118,7 +126,14 @@ pub fn run(a: EncodeArgs) -> Result<()> {
         return Ok(());
     }
     let limits = Limits::default();
-    let img = image_input(&bytes, &name, &limits, "encode")?;
+    let ReadImage {
+        image: img,
+        rotated,
+        truncated,
+    } = image_input(&bytes, &name, &limits, "encode", a.allow_truncated)?;
+    if truncated {
+        eprintln!("warning: {name} is a truncated JPEG; its missing part is coded as grey");
+    }
     let codec = a.model.load(MediaKind::Image)?;
     let options = options.progress(crate::progress::refine_tiles(name.clone()));
     let file = codec
@@ -127,9 +142,10 @@ pub fn run(a: EncodeArgs) -> Result<()> {
     write_output(&output, &file.bytes)?;
     let px = f64::from(img.width()) * f64::from(img.height());
     eprintln!(
-        "{name}: {}x{} -> {} bytes, {:.4} bpp (model {}, quality {}{}; estimate {:.4} bpp)",
+        "{name}: {}x{}{} -> {} bytes, {:.4} bpp (model {}, quality {}{}; estimate {:.4} bpp)",
         img.width(),
         img.height(),
+        rotated.map_or(String::new(), |o| format!(" (turned upright: EXIF {o:?})")),
         file.bytes.len(),
         file.bytes.len() as f64 * 8.0 / px,
         codec.info().id,

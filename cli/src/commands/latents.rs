@@ -63,7 +63,7 @@ pub fn run(a: LatentsArgs) -> Result<()> {
             .latents(LatentSource::Input(Input::Audio(src.as_mut()), a.quality))
             .map(|l| (l, codec))
     } else {
-        let img = image_input(&bytes, &name, &Limits::default(), "encode")?;
+        let img = image_input(&bytes, &name, &Limits::default(), "encode", false)?.image;
         let codec = a.model.load_or(default_for(MediaKind::Image))?;
         codec
             .latents(LatentSource::Input(Input::Image(&img), a.quality))

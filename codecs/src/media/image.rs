@@ -188,3 +188,74 @@ pub fn centre_crop_planes(
     }
     Some((planes, wu, hu))
 }
+
+/// An input image read from a file's bytes ([`read_image`]).
+#[derive(Debug, Clone)]
+pub struct ReadImage {
+    /// The image, upright.
+    pub image: Image,
+    /// The EXIF orientation that was applied to make it upright (`None`: none was
+    /// needed).
+    pub rotated: Option<image::metadata::Orientation>,
+    /// A JPEG that ends inside its last scan, read because truncation was allowed (its
+    /// missing part decodes as grey).
+    pub truncated: bool,
+}
+
+/// Reads a PNG or JPEG file's bytes as the codecs take them: its size checked against
+/// `max_pixels` before any pixel is decoded, its EXIF orientation applied (as browsers
+/// show it), and a JPEG whose last scan has no end marker refused as truncated (decoders
+/// fill the missing part with grey) unless `allow_truncated`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for bytes that do not decode, [`Error::LimitExceeded`]
+/// above `max_pixels`, [`Error::Truncated`] for a truncated JPEG, and the layouts
+/// [`Image::from_dynamic`] refuses.
+pub fn read_image(bytes: &[u8], max_pixels: u64, allow_truncated: bool) -> Result<ReadImage> {
+    use image::ImageDecoder as _;
+    let bad = |e: image::ImageError| Error::InvalidArgument(format!("not a readable image: {e}"));
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(Error::Io)?;
+    let jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
+    let mut decoder = reader.into_decoder().map_err(bad)?;
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > max_pixels {
+        return Err(Error::LimitExceeded {
+            what: "image pixels",
+            value: pixels,
+            limit: max_pixels,
+        });
+    }
+    let truncated = jpeg && !jpeg_is_complete(bytes);
+    if truncated && !allow_truncated {
+        return Err(Error::Truncated(
+            "the JPEG ends inside its last scan (no end-of-image marker)".into(),
+        ));
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(bad)?;
+    let rotated = (orientation != image::metadata::Orientation::NoTransforms).then(|| {
+        img.apply_orientation(orientation);
+        orientation
+    });
+    Ok(ReadImage {
+        image: Image::from_dynamic(&img)?,
+        rotated,
+        truncated,
+    })
+}
+
+/// Whether a JPEG's last scan is followed by its end-of-image marker (`FF D9`). Inside
+/// a scan, `FF` is always followed by `00` or a restart marker, so the marker cannot
+/// appear there; a file cut inside its last scan lacks it.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_scan {
+        Some(s) => bytes[s + 2..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
+}
