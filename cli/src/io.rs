@@ -174,14 +174,14 @@ impl OutputFile {
     /// I/O errors (the temporary file is then removed).
     pub fn commit(mut self) -> Result<()> {
         self.file.flush().map_err(ctx("cannot write the output"))?;
-        if let Some((tmp, target)) = self.rename.take() {
-            if let Err(e) = std::fs::rename(&tmp, &target) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(CliError::new(
-                    format!("cannot write {}", target.display()),
-                    e,
-                ));
-            }
+        if let Some((tmp, target)) = self.rename.take()
+            && let Err(e) = std::fs::rename(&tmp, &target)
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(CliError::new(
+                format!("cannot write {}", target.display()),
+                e,
+            ));
         }
         Ok(())
     }
