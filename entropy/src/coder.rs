@@ -109,12 +109,77 @@ fn model(tables: &CdfTables, h: Head, ti: usize) -> TableModel<'_> {
     }
 }
 
-fn encode_stream(tables: &CdfTables, symbols: &[i32], indexes: &[u16]) -> Vec<u32> {
+fn encode_stream(tables: &CdfTables, symbols: &[i32], indexes: &[u16]) -> Result<Vec<u32>> {
     let mut ans = DefaultAnsCoder::new();
     for (&v, &ti) in symbols.iter().zip(indexes).rev() {
         push_symbol(&mut ans, tables, usize::from(ti), v);
     }
-    ans.into_compressed().expect("Vec backend never fails")
+    let words = ans.into_compressed().expect("Vec backend never fails");
+    // From its zero initial state, ANS codes a table's first entry without changing the
+    // state: a piece made only of such symbols leaves no word at all, and its stream
+    // could not be told from an empty one, which `decode` refuses.
+    if words.is_empty() && !symbols.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{} symbols that are all their tables' lowest values cannot be coded",
+            symbols.len()
+        )));
+    }
+    Ok(words)
+}
+
+/// Checks, before anything is decoded or allocated for them, that `data` (as written by
+/// [`encode`]) has room for `counts`: `(table index, symbol count)` pairs. Each symbol
+/// costs at least the information of its table's most probable entry; data shorter than
+/// half of that sum (plus room for ANS's state) cannot hold the symbols. [`decode`] makes
+/// the same check per stream; this one needs no index per symbol, so a file that
+/// promises billions of symbols is refused in constant memory.
+///
+/// # Errors
+/// [`Error::Truncated`] if the data cannot hold the symbols or its stream directory is
+/// cut off, [`Error::InvalidInput`] for a table index out of range.
+pub fn ensure_room(tables: &CdfTables, data: &[u8], counts: &[(u16, u64)]) -> Result<()> {
+    if let Some(&(bad, _)) = counts.iter().find(|(i, _)| usize::from(*i) >= tables.len()) {
+        return Err(Error::InvalidInput(format!(
+            "table index {bad} out of range ({} tables)",
+            tables.len()
+        )));
+    }
+    let word = |i: usize| -> Result<u64> {
+        data.get(4 * i..4 * i + 4)
+            .map(|b| u64::from(u32::from_le_bytes(b.try_into().expect("4 bytes"))))
+            .ok_or(Error::Truncated("stream directory ends early"))
+    };
+    let k = (word(0)? as usize).min(MAX_STREAMS);
+    let mut words = 0u64;
+    for i in 0..k {
+        words += word(1 + i)?;
+    }
+    let least = least_bits(tables);
+    let bits: f64 = counts
+        .iter()
+        .map(|&(i, n)| n as f64 * least[usize::from(i)])
+        .sum();
+    let total: u64 = counts.iter().map(|&(_, n)| n).sum();
+    let room = 32.0 * words as f64 + 128.0 * k as f64;
+    if (total > 0 && words == 0) || room < 0.5 * bits {
+        return Err(Error::Truncated(
+            "the data is too short for the symbols it must hold",
+        ));
+    }
+    Ok(())
+}
+
+/// Per table, the least bits a symbol coded with it takes: the information of its most
+/// probable entry.
+fn least_bits(tables: &CdfTables) -> Vec<f64> {
+    (0..tables.len())
+        .map(|ti| {
+            let h = tables.heads[ti];
+            let cdf = &tables.cdf[h.start as usize..=(h.start + h.len) as usize];
+            let max = cdf.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
+            f64::from(PRECISION as u32) - f64::from(max.max(1)).log2()
+        })
+        .collect()
 }
 
 /// Encodes `v` with table `ti` (in range), and its escape payload if any, onto `ans`.
@@ -307,7 +372,9 @@ fn split(n: usize, k: usize) -> impl Iterator<Item = usize> {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] if the lengths differ, an index is out of range, or
-/// `streams` is 0, above [`MAX_STREAMS`], or above the symbol count (when nonzero).
+/// `streams` is 0, above [`MAX_STREAMS`], or above the symbol count (when nonzero), or
+/// if a stream's symbols are all the lowest values of their tables (ANS would code them
+/// in no data at all, which [`decode`] cannot tell from a stream cut off).
 ///
 /// # Examples
 /// ```
@@ -332,17 +399,26 @@ pub fn encode(
             symbols.len()
         )));
     }
-    let pieces: Vec<(usize, usize)> = split(symbols.len(), streams)
-        .scan(0, |start, len| {
-            let s = *start;
-            *start += len;
-            Some((s, len))
-        })
-        .collect();
-    let coded: Vec<Vec<u32>> = pieces
-        .par_iter()
-        .map(|&(s, len)| encode_stream(tables, &symbols[s..s + len], &indexes[s..s + len]))
-        .collect();
+    let code = |streams: usize| -> Result<Vec<Vec<u32>>> {
+        let pieces: Vec<(usize, usize)> = split(symbols.len(), streams)
+            .scan(0, |start, len| {
+                let s = *start;
+                *start += len;
+                Some((s, len))
+            })
+            .collect();
+        pieces
+            .par_iter()
+            .map(|&(s, len)| encode_stream(tables, &symbols[s..s + len], &indexes[s..s + len]))
+            .collect()
+    };
+    // A piece made only of its tables' lowest values leaves no data (see
+    // `encode_stream`): then code everything as one stream.
+    let coded = match code(streams) {
+        Err(Error::InvalidInput(_)) if streams > 1 => code(1)?,
+        other => other?,
+    };
+    let streams = coded.len();
     let words: usize = coded.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(4 * (1 + streams + words));
     out.extend_from_slice(&(streams as u32).to_le_bytes());
@@ -363,7 +439,9 @@ pub fn encode(
 /// derives it from validated dimensions.
 ///
 /// # Errors
-/// [`Error::Truncated`] if the data ends before the streams it announces,
+/// [`Error::Truncated`] if the data ends before the streams it announces, or a stream is
+/// empty or too short for its symbols (checked before decoding, from the least each
+/// symbol can cost),
 /// [`Error::Corrupt`] if it does not decode consistently (trailing data, a stream that
 /// does not end exactly with its symbols, an escaped value outside `i32`),
 /// [`Error::LimitExceeded`] for an absurd stream count, [`Error::InvalidInput`] for an
@@ -425,6 +503,20 @@ pub fn decode(tables: &CdfTables, data: &[u8], indexes: &[u16]) -> Result<Vec<i3
         .any(|w| !w.is_empty())
     {
         return Err(Error::Corrupt("data for symbols that do not exist"));
+    }
+    // Before any work: every piece's stream must be able to hold its symbols. An empty
+    // stream cannot (the encoder never writes one, see `encode_stream`), and a stream
+    // shorter than half the least its symbols can cost cannot either (the half leaves
+    // room for ANS's state and rounding).
+    let least = least_bits(tables);
+    for (w, idx) in word_slices.iter().zip(indexes.chunks(chunk)) {
+        if w.is_empty() && !idx.is_empty() {
+            return Err(Error::Truncated("a stream ends before its symbols do"));
+        }
+        let bits: f64 = idx.iter().map(|&ti| least[usize::from(ti)]).sum();
+        if 32.0 * w.len() as f64 + 128.0 < 0.5 * bits {
+            return Err(Error::Truncated("a stream is too short for its symbols"));
+        }
     }
     out.par_chunks_mut(chunk)
         .zip(indexes.par_chunks(chunk))

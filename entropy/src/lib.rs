@@ -41,7 +41,7 @@ mod laplace;
 mod table;
 
 pub use binary::{AdaptiveBit, BitReader, BitWriter, MIN_PROBABILITY, gamma_low_bits};
-pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode};
+pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode, ensure_room};
 pub use error::{Error, Result};
 pub use gaussian::{
     DEFAULT_TAIL_MASS, SCALES_LEVELS, SCALES_MAX, SCALES_MIN, default_scales, gaussian_tables,

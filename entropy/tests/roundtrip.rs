@@ -242,6 +242,54 @@ fn table_blob_prefixes_and_garbage_are_errors() {
     ));
 }
 
+/// A stream with symbols but no data is refused before decoding, and so is one far too
+/// short for its symbols; the encoder never writes such a stream, putting a piece that
+/// would code to nothing into one stream with the rest, and refusing symbols that are
+/// all their tables' lowest values.
+#[test]
+fn empty_streams_are_refused() {
+    let t = small_tables();
+    // One stream of zero words for 1,000 symbols.
+    let empty = [1u32.to_le_bytes(), 0u32.to_le_bytes()].concat();
+    let idx = vec![0u16; 1000];
+    assert!(matches!(decode(&t, &empty, &idx), Err(Error::Truncated(_))));
+    // Two words for 100,000 symbols of a table whose likeliest entry has p = 0.4.
+    let short = [1u32, 2, 0x1234_5678, 0x9abc_def0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect::<Vec<u8>>();
+    let idx = vec![0u16; 100_000];
+    assert!(matches!(decode(&t, &short, &idx), Err(Error::Truncated(_))));
+    // Table 2 is `from_pmf(10, [1.0])`: 10 is its lowest value. A piece of only 10s
+    // would code to nothing, so the encoder uses one stream for all.
+    let symbols = [0, 1, 10, 10];
+    let idx = [0, 0, 2, 2];
+    let bytes = encode(&t, &symbols, &idx, 2).unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[..4].try_into().unwrap()), 1);
+    assert_eq!(decode(&t, &bytes, &idx).unwrap(), symbols);
+    // `ensure_room` makes the same check from counts, without an index per symbol.
+    use ncodec_entropy::ensure_room;
+    assert!(ensure_room(&t, &bytes, &[(0, 2), (2, 2)]).is_ok());
+    assert!(matches!(
+        ensure_room(&t, &short, &[(0, 100_000)]),
+        Err(Error::Truncated(_))
+    ));
+    assert!(matches!(
+        ensure_room(&t, &empty, &[(1, 1 << 40)]),
+        Err(Error::Truncated(_))
+    ));
+    assert!(ensure_room(&t, &empty, &[(0, 0)]).is_ok());
+    assert!(matches!(
+        ensure_room(&t, &bytes, &[(9, 1)]),
+        Err(Error::InvalidInput(_))
+    ));
+    // Only lowest values: nothing to code them in, refused.
+    assert!(matches!(
+        encode(&t, &[10, 10], &[2, 2], 1),
+        Err(Error::InvalidInput(_))
+    ));
+}
+
 /// A tiny deterministic generator so the tests need no extra crates.
 struct Lcg(u64);
 impl Lcg {
@@ -282,8 +330,16 @@ proptest! {
         let symbols: Vec<i32> = data.iter().map(|&(big, small, wide, _)| if wide { big } else { small }).collect();
         let indexes: Vec<u16> = data.iter().map(|d| d.3 % t.len() as u16).collect();
         let streams = streams.min(symbols.len().max(1));
-        let bytes = encode(&t, &symbols, &indexes, streams).unwrap();
-        prop_assert_eq!(decode(&t, &bytes, &indexes).unwrap(), symbols);
+        match encode(&t, &symbols, &indexes, streams) {
+            Ok(bytes) => prop_assert_eq!(decode(&t, &bytes, &indexes).unwrap(), symbols),
+            // Refused only when every symbol is its table's lowest value (ANS codes those
+            // in no data at all; see `empty_streams_are_refused`).
+            Err(Error::InvalidInput(_)) => prop_assert!(symbols
+                .iter()
+                .zip(&indexes)
+                .all(|(&v, &i)| v == t.get(usize::from(i)).unwrap().offset())),
+            Err(e) => prop_assert!(false, "{e}"),
+        }
     }
 
     #[test]

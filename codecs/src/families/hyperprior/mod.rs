@@ -13,7 +13,7 @@
 //! are bit-identical whatever device ran `g_a` and `g_s`.
 
 use image::RgbImage;
-use ncodec_entropy::{decode as ent_decode, encode as ent_encode, scale_index};
+use ncodec_entropy::{decode as ent_decode, encode as ent_encode, ensure_room, scale_index};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::cpu::{CpuNet, FeatureMap};
 use ncodec_models::export::FrozenPriors;
@@ -404,8 +404,11 @@ impl HyperpriorModel {
                 let model = &b.1;
                 let (m, n) = (model.latent_channels(), model.hyper_channels());
                 let (zh, zw) = (ph / PAD_MULTIPLE, pw / PAD_MULTIPLE);
+                let z_data = c.section(b"ZHAT")?;
+                // The size the header gives must fit the data before anything is built.
+                ensure_room(&self.priors.z_tables, z_data, &per_channel(n, zh * zw))?;
                 let z_idx = channel_indexes(n * zh * zw, zh * zw);
-                let z_sym = ent_decode(&self.priors.z_tables, c.section(b"ZHAT")?, &z_idx)?;
+                let z_sym = ent_decode(&self.priors.z_tables, z_data, &z_idx)?;
                 let (scales, means) = self.hyper_synthesis((model, &b.2), &z_sym, n, zh, zw, m);
                 let y_idx: Vec<u16> = scales
                     .iter()
@@ -425,8 +428,10 @@ impl HyperpriorModel {
                 let model = &b.1;
                 let m = model.latent_channels();
                 let per = yh * yw;
+                let data = c.section(b"YHAT")?;
+                ensure_room(&self.priors.z_tables, data, &per_channel(m, per))?;
                 let idx = channel_indexes(m * per, per);
-                let sym = ent_decode(&self.priors.z_tables, c.section(b"YHAT")?, &idx)?;
+                let sym = ent_decode(&self.priors.z_tables, data, &idx)?;
                 let y_hat = self.add_medians(&sym, per);
                 let y_hat =
                     Tensor::<4>::from_data(TensorData::new(y_hat, [1, m, yh, yw]), &self.device);
@@ -449,4 +454,10 @@ impl Codec for HyperpriorModel {
     fn decode(&self, file: &Container, sink: &mut dyn MediaSink) -> Result<()> {
         sink_image(sink, file, self.decode_image(file)?)
     }
+}
+
+/// `(table, count)` for `channels` channels of `per` symbols each, table `c` for channel
+/// `c`: what [`ensure_room`] checks.
+fn per_channel(channels: usize, per: usize) -> Vec<(u16, u64)> {
+    (0..channels).map(|c| (c as u16, per as u64)).collect()
 }

@@ -1,0 +1,69 @@
+//! Crafted files that promise more than they hold: every family refuses them with a
+//! typed error before decoding a symbol or synthesising a pixel.
+
+use ncodec::codec::Codec;
+use ncodec::container::{Container, Header, Limits, Section};
+use ncodec::registry;
+use ncodec_models::burn::prelude::Device;
+
+/// A file of `codec`'s at `w × h` whose sections (named `tags`) hold empty entropy
+/// streams (one stream directory entry of zero words) or nothing.
+fn hollow(codec: &dyn Codec, w: u32, h: u32, tags: &[&[u8; 4]], stream: bool) -> Container {
+    let info = codec.info();
+    let data = if stream {
+        [1u32.to_le_bytes(), 0u32.to_le_bytes()].concat()
+    } else {
+        Vec::new()
+    };
+    Container {
+        header: Header::image(&info.id, info.digest, info.default_quality, w, h, 3),
+        sections: tags
+            .iter()
+            .map(|t| Section {
+                tag: **t,
+                data: data.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A 121-byte hyperprior file that says 16384 × 16384 (or 768 × 512) with empty `ZHAT`
+/// and `YHAT` streams used to run for minutes, or decode to noise: now the entropy
+/// decoder refuses the empty stream before any symbol, `h_s` or `g_s` runs.
+#[test]
+fn empty_hyperprior_streams_are_refused_before_any_work() {
+    let codec = registry::load("hp-mean-64-r5-wide", &Device::flex()).unwrap();
+    for (w, h) in [(16384, 16384), (1, 1 << 28), (768, 512)] {
+        let file = hollow(codec.as_ref(), w, h, &[b"ZHAT", b"YHAT"], true);
+        let file = Container::from_bytes(&file.to_bytes().unwrap(), &Limits::default()).unwrap();
+        match codec.decode_to_memory(&file) {
+            Err(ncodec::Error::Entropy(ncodec::entropy::Error::Truncated(_))) => {}
+            other => panic!("{w}x{h}: {other:?}"),
+        }
+    }
+}
+
+/// The same hollow files for every shipped image model: a typed error, never an image.
+#[test]
+fn every_image_model_refuses_hollow_files() {
+    for m in registry::models()
+        .iter()
+        .filter(|m| m.kind == ncodec::media::MediaKind::Image)
+    {
+        let codec = registry::load(m.id, &Device::flex()).unwrap();
+        for tags in [
+            &[b"ZHAT", b"YHAT"][..],
+            &[b"LATS", b"RESA"][..],
+            &[b"DWTA"][..],
+        ] {
+            for stream in [true, false] {
+                let file = hollow(codec.as_ref(), 16384, 16384, tags, stream);
+                assert!(
+                    codec.decode_to_memory(&file).is_err(),
+                    "{} with {tags:?} decoded",
+                    m.id
+                );
+            }
+        }
+    }
+}
