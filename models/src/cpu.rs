@@ -47,6 +47,37 @@ pub enum CpuLayer {
     LeakyRelu(f32),
 }
 
+impl CpuLayer {
+    /// A Burn convolution's weights as a [`CpuLayer::Conv`] ("same" padding, `k / 2`).
+    pub fn from_conv(c: &burn::nn::conv::Conv2d) -> Self {
+        let [co, ci, k, _] = c.weight.dims();
+        CpuLayer::Conv {
+            weight: to_vec(c.weight.val()),
+            bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec(b.val())),
+            dims: [co, ci, k],
+            stride: c.stride[0],
+            padding: k / 2,
+        }
+    }
+
+    /// A Burn transposed convolution's weights as a [`CpuLayer::ConvTranspose`].
+    pub fn from_conv_transpose(c: &burn::nn::conv::ConvTranspose2d) -> Self {
+        let [ci, co, k, _] = c.weight.dims();
+        CpuLayer::ConvTranspose {
+            weight: to_vec(c.weight.val()),
+            bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec(b.val())),
+            dims: [ci, co, k],
+            stride: c.stride[0],
+            padding: c.padding[0],
+            padding_out: c.padding_out[0],
+        }
+    }
+}
+
+fn to_vec<const D: usize>(t: burn::prelude::Tensor<D>) -> Vec<f32> {
+    crate::hyperprior::to_f32_vec(t)
+}
+
 /// A feature map `[C, H, W]`, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMap {
@@ -123,6 +154,14 @@ fn conv(x: &FeatureMap, w: &[f32], b: &[f32], dims: [usize; 3], s: usize, p: usi
     let ho = (x.h + 2 * p - k) / s + 1;
     let wo = (x.w + 2 * p - k) / s + 1;
     let mut out = vec![0f32; co_n * ho * wo];
+    if s == 1 {
+        return FeatureMap {
+            data: conv_s1(x, w, b, (co_n, ci_n, k, p), (ho, wo), has_avx2()),
+            c: co_n,
+            h: ho,
+            w: wo,
+        };
+    }
     out.par_chunks_mut(ho * wo).enumerate().for_each(|(co, o)| {
         o.fill(b[co]);
         for ci in 0..ci_n {
@@ -160,6 +199,486 @@ fn conv(x: &FeatureMap, w: &[f32], b: &[f32], dims: [usize; 3], s: usize, p: usi
         c: co_n,
         h: ho,
         w: wo,
+    }
+}
+
+/// Output channels a stride-1 convolution computes together, sharing each input load.
+const CO_BLOCK: usize = 4;
+
+/// Output positions a stride-1 convolution keeps in registers at once, per channel.
+const LANES: usize = 8;
+
+/// Output rows per parallel task of a stride-1 convolution.
+const ROWS_PER_TASK: usize = 8;
+
+/// The weights of one block of [`CO_BLOCK`] output channels from `co0`, by tap
+/// (`(ci·k + ky)·k + kx`) then channel, and their biases; channels past `co_n` get zeros
+/// (computed and dropped).
+type BlockWeights = (Vec<[f32; CO_BLOCK]>, [f32; CO_BLOCK]);
+
+fn block_weights(
+    w: &[f32],
+    b: &[f32],
+    co0: usize,
+    (co_n, ci_n, k): (usize, usize, usize),
+) -> BlockWeights {
+    let taps = ci_n * k * k;
+    let wt = (0..taps)
+        .map(|tap| {
+            std::array::from_fn(|c| {
+                if co0 + c < co_n {
+                    w[(co0 + c) * taps + tap]
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    let bias = std::array::from_fn(|c| if co0 + c < co_n { b[co0 + c] } else { 0.0 });
+    (wt, bias)
+}
+
+/// The input of the stride-1 kernels: `c` planes of `h × w` values, value
+/// `(ci, iy, ix)` at `ci·c_stride + iy·row_stride + ix` (planar `[c, h, w]`, or rows of
+/// channels `[h, c, w]`).
+#[derive(Debug, Clone, Copy)]
+struct Planes<'a> {
+    data: &'a [f32],
+    h: usize,
+    w: usize,
+    c_stride: usize,
+    row_stride: usize,
+}
+
+impl<'a> Planes<'a> {
+    /// `len` values of channel `ci`, row `iy` from column `ix`.
+    #[inline(always)]
+    fn row(&self, ci: usize, iy: usize, ix: usize, len: usize) -> &'a [f32] {
+        let start = ci * self.c_stride + iy * self.row_stride + ix;
+        &self.data[start..start + len]
+    }
+}
+
+/// Where the stride-1 kernels write: value `(c, r, ox)` of a block (`r` counted from
+/// the first row of the task) at `c·c_stride + r·row_stride + ox`; only the first
+/// `keep` channels of a block are written (the rest are padding).
+#[derive(Debug, Clone, Copy)]
+struct OutLayout {
+    c_stride: usize,
+    row_stride: usize,
+    keep: usize,
+    relu: bool,
+}
+
+/// A stride-1 convolution (`[co_n, ci_n, k, k]` weights, zero padding `p`) of the
+/// planar `x`, the output `[co_n, ho, wo]` computed in tasks of [`ROWS_PER_TASK`] rows
+/// on all cores. Every output gets its bias, then its products in the order input
+/// channel, kernel row, kernel column, one multiply and one add each (no FMA), with or
+/// without `simd` (AVX2, and AVX-512 where the CPU has it): the bits are those of the
+/// reference.
+fn conv_s1(
+    x: &FeatureMap,
+    w: &[f32],
+    b: &[f32],
+    (co_n, ci_n, k, p): (usize, usize, usize, usize),
+    (ho, wo): (usize, usize),
+    simd: bool,
+) -> Vec<f32> {
+    let input = Planes {
+        data: &x.data,
+        h: x.h,
+        w: x.w,
+        c_stride: x.h * x.w,
+        row_stride: x.w,
+    };
+    let blocks: Vec<BlockWeights> = (0..co_n.div_ceil(CO_BLOCK))
+        .map(|blk| block_weights(w, b, blk * CO_BLOCK, (co_n, ci_n, k)))
+        .collect();
+    let tasks: Vec<(usize, usize)> = (0..ho)
+        .step_by(ROWS_PER_TASK)
+        .map(|r0| (r0, (r0 + ROWS_PER_TASK).min(ho)))
+        .collect();
+    let parts: Vec<Vec<f32>> = tasks
+        .par_iter()
+        .map(|&(r0, r1)| {
+            let n = (r1 - r0) * wo;
+            let mut buf = vec![0f32; blocks.len() * CO_BLOCK * n];
+            let layout = OutLayout {
+                c_stride: n,
+                row_stride: wo,
+                keep: CO_BLOCK,
+                relu: false,
+            };
+            for (blk, ob) in blocks.iter().zip(buf.chunks_exact_mut(CO_BLOCK * n)) {
+                conv_s1_rows(input, blk, (ci_n, k, p), (r0, r1, wo), ob, layout, simd);
+            }
+            buf
+        })
+        .collect();
+    let mut out = vec![0f32; co_n * ho * wo];
+    for (&(r0, r1), buf) in tasks.iter().zip(&parts) {
+        let n = (r1 - r0) * wo;
+        for co in 0..co_n {
+            out[co * ho * wo + r0 * wo..][..n].copy_from_slice(&buf[co * n..(co + 1) * n]);
+        }
+    }
+    out
+}
+
+/// Runs `layers` ("same" stride-1 convolutions, each optionally followed by a ReLU) on
+/// `x`, `c` channels of `h × w` values laid out as rows of channels (`[h, c, w]`),
+/// returning the last layer's output in that layout. Each task of [`ROWS_PER_TASK`]
+/// output rows writes its rows in place, so nothing is copied between layers. The sums
+/// are those of [`CpuNet::forward`] in the same order: the same bits.
+///
+/// # Panics
+/// If a layer is not a stride-1 convolution with padding `k / 2` or a ReLU after one,
+/// or the channels do not chain.
+pub fn forward_rows(layers: &[CpuLayer], x: Vec<f32>, c: usize, h: usize, w: usize) -> Vec<f32> {
+    let simd = has_avx2();
+    let mut data = x;
+    let mut ci_n = c;
+    let mut i = 0;
+    while i < layers.len() {
+        let CpuLayer::Conv {
+            weight,
+            bias,
+            dims: [co_n, wci, k],
+            stride: 1,
+            padding,
+        } = &layers[i]
+        else {
+            panic!("forward_rows runs stride-1 convolutions and ReLUs");
+        };
+        let (co_n, k, p) = (*co_n, *k, *padding);
+        assert!(
+            *wci == ci_n && 2 * p + 1 == k,
+            "a same convolution on {ci_n} channels"
+        );
+        let relu = matches!(layers.get(i + 1), Some(CpuLayer::Relu));
+        let input = Planes {
+            data: &data,
+            h,
+            w,
+            c_stride: w,
+            row_stride: ci_n * w,
+        };
+        let blocks: Vec<BlockWeights> = (0..co_n.div_ceil(CO_BLOCK))
+            .map(|blk| block_weights(weight, bias, blk * CO_BLOCK, (co_n, ci_n, k)))
+            .collect();
+        let mut out = vec![0f32; h * co_n * w];
+        out.par_chunks_mut(ROWS_PER_TASK * co_n * w)
+            .enumerate()
+            .for_each(|(t, o)| {
+                let r0 = t * ROWS_PER_TASK;
+                let r1 = r0 + o.len() / (co_n * w);
+                for (blk, bw) in blocks.iter().enumerate() {
+                    let layout = OutLayout {
+                        c_stride: w,
+                        row_stride: co_n * w,
+                        keep: (co_n - blk * CO_BLOCK).min(CO_BLOCK),
+                        relu,
+                    };
+                    let o = &mut o[blk * CO_BLOCK * w..];
+                    conv_s1_rows(input, bw, (ci_n, k, p), (r0, r1, w), o, layout, simd);
+                }
+            });
+        data = out;
+        ci_n = co_n;
+        i += if relu { 2 } else { 1 };
+    }
+    data
+}
+
+/// Rows `r0..r1` (of width `wo`) of one block of output channels into `o`, laid out as
+/// `layout` says. Inner positions (every tap inside the input) are computed several at a
+/// time by the strip kernels; the border positions and the inner ones left over one by
+/// one, skipping the taps outside the input (zero padding).
+fn conv_s1_rows(
+    x: Planes<'_>,
+    (wt, bias): &BlockWeights,
+    (ci_n, k, p): (usize, usize, usize),
+    (r0, r1, wo): (usize, usize, usize),
+    o: &mut [f32],
+    layout: OutLayout,
+    simd: bool,
+) {
+    // Inner columns: ox − p ≥ 0 and ox − p + k ≤ width.
+    let inner0 = p.min(wo);
+    let inner1 = (x.w + p + 1).saturating_sub(k).min(wo).max(inner0);
+    let mut put = |oy: usize, ox: usize, c: usize, vals: &[f32]| {
+        let at = c * layout.c_stride + (oy - r0) * layout.row_stride + ox;
+        let dst = &mut o[at..at + vals.len()];
+        if layout.relu {
+            for (d, &v) in dst.iter_mut().zip(vals) {
+                *d = v.max(0.0);
+            }
+        } else {
+            dst.copy_from_slice(vals);
+        }
+    };
+    for oy in r0..r1 {
+        // Kernel rows inside the input for this output row, with their input rows.
+        let rows: Vec<(usize, usize)> = (0..k)
+            .filter_map(|ky| {
+                (oy + ky)
+                    .checked_sub(p)
+                    .filter(|&iy| iy < x.h)
+                    .map(|iy| (ky, iy))
+            })
+            .collect();
+        let mut ox = inner0;
+        #[cfg(target_arch = "x86_64")]
+        if simd && has_avx512() {
+            while ox + 4 * LANES <= inner1 {
+                // SAFETY: the CPU has AVX-512F (`has_avx512`).
+                let acc = unsafe { strip4_avx512(x, wt, *bias, &rows, (ci_n, k, p), ox) };
+                for (c, a) in acc.iter().enumerate().take(layout.keep) {
+                    put(oy, ox, c, a);
+                }
+                ox += 4 * LANES;
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            while ox + 2 * LANES <= inner1 {
+                // SAFETY: `simd` is only set when the CPU has AVX2 (`has_avx2`).
+                let acc = unsafe { strip2_avx2(x, wt, *bias, &rows, (ci_n, k, p), ox) };
+                for (c, a) in acc.iter().enumerate().take(layout.keep) {
+                    put(oy, ox, c, a);
+                }
+                ox += 2 * LANES;
+            }
+        }
+        while ox + LANES <= inner1 {
+            let acc = strip(x, wt, *bias, &rows, (ci_n, k, p), ox, simd);
+            for (c, a) in acc.iter().enumerate().take(layout.keep) {
+                put(oy, ox, c, a);
+            }
+            ox += LANES;
+        }
+        for ox in (0..inner0).chain(ox..wo) {
+            let mut acc = *bias;
+            for ci in 0..ci_n {
+                for &(ky, iy) in &rows {
+                    let row = x.row(ci, iy, 0, x.w);
+                    for kx in 0..k {
+                        let Some(ix) = (ox + kx).checked_sub(p).filter(|&ix| ix < x.w) else {
+                            continue;
+                        };
+                        let ws = &wt[(ci * k + ky) * k + kx];
+                        for c in 0..CO_BLOCK {
+                            acc[c] += ws[c] * row[ix];
+                        }
+                    }
+                }
+            }
+            for (c, a) in acc.iter().enumerate().take(layout.keep) {
+                put(oy, ox, c, std::slice::from_ref(a));
+            }
+        }
+    }
+}
+
+/// [`LANES`] outputs of a block of channels at columns `ox..ox + LANES` of one output
+/// row, every tap inside the input (`rows`: the kernel rows and their input rows): bias
+/// first, then the products in the order input channel, kernel row, kernel column, one
+/// multiply and one add each, with AVX2 if `simd`.
+#[inline(always)]
+fn strip(
+    x: Planes<'_>,
+    wt: &[[f32; CO_BLOCK]],
+    bias: [f32; CO_BLOCK],
+    rows: &[(usize, usize)],
+    (ci_n, k, p): (usize, usize, usize),
+    ox: usize,
+    simd: bool,
+) -> [[f32; LANES]; CO_BLOCK] {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only set when the CPU has AVX2 (`has_avx2`).
+        return unsafe { strip_avx2(x, wt, bias, rows, (ci_n, k, p), ox) };
+    }
+    let _ = simd;
+    let mut acc: [[f32; LANES]; CO_BLOCK] = bias.map(|v| [v; LANES]);
+    for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
+        for &(ky, iy) in rows {
+            let row = x.row(ci, iy, ox - p, LANES + k - 1);
+            for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
+                let src = &row[kx..kx + LANES];
+                for (a, &wv) in acc.iter_mut().zip(ws) {
+                    for (al, &v) in a.iter_mut().zip(src) {
+                        *al += wv * v;
+                    }
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// [`strip`] with AVX2: each channel's eight sums in one register.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn strip_avx2(
+    x: Planes<'_>,
+    wt: &[[f32; CO_BLOCK]],
+    bias: [f32; CO_BLOCK],
+    rows: &[(usize, usize)],
+    (ci_n, k, p): (usize, usize, usize),
+    ox: usize,
+) -> [[f32; LANES]; CO_BLOCK] {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+    };
+    let [mut a0, mut a1, mut a2, mut a3] = bias.map(|v| _mm256_set1_ps(v));
+    for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
+        for &(ky, iy) in rows {
+            // The LANES + k − 1 inputs the k taps of this row read.
+            let row = x.row(ci, iy, ox - p, LANES + k - 1);
+            for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
+                // SAFETY: kx + LANES ≤ row.len(), so the 8 floats read are in `row`.
+                let v = unsafe { _mm256_loadu_ps(row.as_ptr().add(kx)) };
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_set1_ps(ws[0]), v));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_set1_ps(ws[1]), v));
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_set1_ps(ws[2]), v));
+                a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_set1_ps(ws[3]), v));
+            }
+        }
+    }
+    let mut out = [[0f32; LANES]; CO_BLOCK];
+    for (o, a) in out.iter_mut().zip([a0, a1, a2, a3]) {
+        // SAFETY: `o` holds LANES = 8 floats.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), a) };
+    }
+    out
+}
+
+/// Two [`strip`]s side by side with AVX2 (`2·LANES` outputs of each channel from `ox`):
+/// eight sums in registers, each weight broadcast once for both; the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn strip2_avx2(
+    x: Planes<'_>,
+    wt: &[[f32; CO_BLOCK]],
+    bias: [f32; CO_BLOCK],
+    rows: &[(usize, usize)],
+    (ci_n, k, p): (usize, usize, usize),
+    ox: usize,
+) -> [[f32; 2 * LANES]; CO_BLOCK] {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
+    };
+    let [mut a0, mut a1, mut a2, mut a3] = bias.map(|v| _mm256_set1_ps(v));
+    let [mut b0, mut b1, mut b2, mut b3] = [a0, a1, a2, a3];
+    for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
+        for &(ky, iy) in rows {
+            // The 2·LANES + k − 1 inputs the k taps of this row read.
+            let row = x.row(ci, iy, ox - p, 2 * LANES + k - 1);
+            for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
+                // SAFETY: kx + 2·LANES ≤ row.len(): both 8-float reads are in `row`.
+                let (u, v) = unsafe {
+                    (
+                        _mm256_loadu_ps(row.as_ptr().add(kx)),
+                        _mm256_loadu_ps(row.as_ptr().add(kx + LANES)),
+                    )
+                };
+                let w0 = _mm256_set1_ps(ws[0]);
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(w0, u));
+                b0 = _mm256_add_ps(b0, _mm256_mul_ps(w0, v));
+                let w1 = _mm256_set1_ps(ws[1]);
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(w1, u));
+                b1 = _mm256_add_ps(b1, _mm256_mul_ps(w1, v));
+                let w2 = _mm256_set1_ps(ws[2]);
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(w2, u));
+                b2 = _mm256_add_ps(b2, _mm256_mul_ps(w2, v));
+                let w3 = _mm256_set1_ps(ws[3]);
+                a3 = _mm256_add_ps(a3, _mm256_mul_ps(w3, u));
+                b3 = _mm256_add_ps(b3, _mm256_mul_ps(w3, v));
+            }
+        }
+    }
+    let mut out = [[0f32; 2 * LANES]; CO_BLOCK];
+    for (o, (a, b)) in out.iter_mut().zip([(a0, b0), (a1, b1), (a2, b2), (a3, b3)]) {
+        // SAFETY: `o` holds 2·LANES = 16 floats.
+        unsafe {
+            _mm256_storeu_ps(o.as_mut_ptr(), a);
+            _mm256_storeu_ps(o.as_mut_ptr().add(LANES), b);
+        }
+    }
+    out
+}
+
+/// Four [`strip`]s side by side with AVX-512 (`4·LANES` outputs of each channel from
+/// `ox`, two 16-lane registers per channel); the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn strip4_avx512(
+    x: Planes<'_>,
+    wt: &[[f32; CO_BLOCK]],
+    bias: [f32; CO_BLOCK],
+    rows: &[(usize, usize)],
+    (ci_n, k, p): (usize, usize, usize),
+    ox: usize,
+) -> [[f32; 4 * LANES]; CO_BLOCK] {
+    use std::arch::x86_64::{
+        _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_storeu_ps,
+    };
+    let [mut a0, mut a1, mut a2, mut a3] = bias.map(|v| _mm512_set1_ps(v));
+    let [mut b0, mut b1, mut b2, mut b3] = [a0, a1, a2, a3];
+    for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
+        for &(ky, iy) in rows {
+            // The 4·LANES + k − 1 inputs the k taps of this row read.
+            let row = x.row(ci, iy, ox - p, 4 * LANES + k - 1);
+            for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
+                // SAFETY: kx + 4·LANES ≤ row.len(): both 16-float reads are in `row`.
+                let (u, v) = unsafe {
+                    (
+                        _mm512_loadu_ps(row.as_ptr().add(kx)),
+                        _mm512_loadu_ps(row.as_ptr().add(kx + 2 * LANES)),
+                    )
+                };
+                let w0 = _mm512_set1_ps(ws[0]);
+                a0 = _mm512_add_ps(a0, _mm512_mul_ps(w0, u));
+                b0 = _mm512_add_ps(b0, _mm512_mul_ps(w0, v));
+                let w1 = _mm512_set1_ps(ws[1]);
+                a1 = _mm512_add_ps(a1, _mm512_mul_ps(w1, u));
+                b1 = _mm512_add_ps(b1, _mm512_mul_ps(w1, v));
+                let w2 = _mm512_set1_ps(ws[2]);
+                a2 = _mm512_add_ps(a2, _mm512_mul_ps(w2, u));
+                b2 = _mm512_add_ps(b2, _mm512_mul_ps(w2, v));
+                let w3 = _mm512_set1_ps(ws[3]);
+                a3 = _mm512_add_ps(a3, _mm512_mul_ps(w3, u));
+                b3 = _mm512_add_ps(b3, _mm512_mul_ps(w3, v));
+            }
+        }
+    }
+    let mut out = [[0f32; 4 * LANES]; CO_BLOCK];
+    for (o, (a, b)) in out.iter_mut().zip([(a0, b0), (a1, b1), (a2, b2), (a3, b3)]) {
+        // SAFETY: `o` holds 4·LANES = 32 floats.
+        unsafe {
+            _mm512_storeu_ps(o.as_mut_ptr(), a);
+            _mm512_storeu_ps(o.as_mut_ptr().add(2 * LANES), b);
+        }
+    }
+    out
+}
+
+/// Whether the AVX-512 strip kernel may run.
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// Whether the AVX2 strip kernels may run.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -338,14 +857,74 @@ mod tests {
             .collect()
     }
 
+    /// The portable stride-1 path (what a CPU without AVX2 runs) matches the reference
+    /// too, so every x86-64 CPU computes the same bits.
+    #[test]
+    fn the_portable_stride_1_path_matches_the_reference() {
+        let (ci, co, h, w, k, p) = (3, 6, 9, 21, 3, 1);
+        let x = FeatureMap {
+            data: values(ci * h * w, 7),
+            c: ci,
+            h,
+            w,
+        };
+        let (weight, bias) = (values(co * ci * k * k, 8), values(co, 9));
+        let out = conv_s1(&x, &weight, &bias, (co, ci, k, p), (h, w), false);
+        let layer = CpuLayer::Conv {
+            weight,
+            bias,
+            dims: [co, ci, k],
+            stride: 1,
+            padding: p,
+        };
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&out), bits(&reference(&layer, &x).data));
+    }
+
+    /// `forward_rows` (rows of channels, ReLUs fused) computes what `CpuNet::forward`
+    /// computes on planes, bit for bit.
+    #[test]
+    fn rows_of_channels_give_the_planar_bits() {
+        let (h, w) = (19, 83);
+        let conv = |co: usize, ci: usize, seed: u64| CpuLayer::Conv {
+            weight: values(co * ci * 9, seed),
+            bias: values(co, seed + 1),
+            dims: [co, ci, 3],
+            stride: 1,
+            padding: 1,
+        };
+        let layers = vec![conv(6, 4, 10), CpuLayer::Relu, conv(3, 6, 20)];
+        let planar = values(4 * h * w, 30);
+        let want = CpuNet {
+            layers: layers.clone(),
+        }
+        .forward(FeatureMap {
+            data: planar.clone(),
+            c: 4,
+            h,
+            w,
+        });
+        // [c, h, w] → [h, c, w] and back.
+        let to_rows = |v: &[f32], c: usize| -> Vec<f32> {
+            (0..h)
+                .flat_map(|y| (0..c).flat_map(move |ch| (0..w).map(move |x| (ch, y, x))))
+                .map(|(ch, y, x)| v[(ch * h + y) * w + x])
+                .collect()
+        };
+        let got = forward_rows(&layers, to_rows(&planar, 4), 4, h, w);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&to_rows(&want.data, 3)));
+    }
+
     #[test]
     fn fast_kernels_match_the_reference_bit_for_bit() {
         let mut seed = 1;
-        for &(h, w) in &[(1, 1), (3, 5), (8, 6), (7, 9)] {
+        for &(h, w) in &[(1, 1), (3, 5), (8, 6), (7, 9), (11, 37), (4, 70)] {
             for &(k, s, p) in &[(3, 1, 1), (5, 2, 2), (3, 2, 1), (5, 1, 2), (1, 1, 0)] {
                 for po in [0, s - 1] {
                     seed += 1;
-                    let (ci, co) = (3, 4);
+                    // Six output channels: a block of four and a rest of two.
+                    let (ci, co) = (3, 6);
                     let x = FeatureMap {
                         data: values(ci * h * w, seed),
                         c: ci,

@@ -536,11 +536,11 @@ impl Hyperprior {
             CpuLayer::Relu
         };
         let mut layers = vec![
-            deconv_layer(&self.h_s0),
+            CpuLayer::from_conv_transpose(&self.h_s0),
             act.clone(),
-            deconv_layer(&self.h_s2),
+            CpuLayer::from_conv_transpose(&self.h_s2),
             act,
-            conv_layer(&self.h_s4),
+            CpuLayer::from_conv(&self.h_s4),
         ];
         if !self.mean_scale {
             layers.push(CpuLayer::Relu);
@@ -555,35 +555,6 @@ pub fn to_f32_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("converted to f32")
-}
-
-fn conv_layer(c: &Conv2d) -> CpuLayer {
-    let [co, ci, k, _] = c.weight.dims();
-    CpuLayer::Conv {
-        weight: to_f32_vec(c.weight.val()),
-        bias: c
-            .bias
-            .as_ref()
-            .map_or(vec![0.0; co], |b| to_f32_vec(b.val())),
-        dims: [co, ci, k],
-        stride: c.stride[0],
-        padding: k / 2,
-    }
-}
-
-fn deconv_layer(c: &ConvTranspose2d) -> CpuLayer {
-    let [ci, co, k, _] = c.weight.dims();
-    CpuLayer::ConvTranspose {
-        weight: to_f32_vec(c.weight.val()),
-        bias: c
-            .bias
-            .as_ref()
-            .map_or(vec![0.0; co], |b| to_f32_vec(b.val())),
-        dims: [ci, co, k],
-        stride: c.stride[0],
-        padding: c.padding[0],
-        padding_out: c.padding_out[0],
-    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@
 use image::RgbImage;
 use ncodec_entropy::{BitReader, BitWriter};
 use ncodec_models::burn::prelude::*;
-use ncodec_models::hyperprior::to_f32_vec;
+use ncodec_models::cpu::CpuNet;
 use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
 use ncodec_models::wavelet::{dwt2_symmetric, idwt2_symmetric, iwpt2_cpu, wpt2_cpu};
 use sha2::{Digest, Sha256};
@@ -246,12 +246,13 @@ pub struct WaveletCodec {
     filter: Option<Filter>,
 }
 
-/// A learned post-filter ([`PostFilter`]) on a device.
+/// A learned post-filter ([`PostFilter`]), run by the CPU kernel of
+/// [`PostFilter::filter_cpu`] (faster here than Burn's convolutions, and the same on every
+/// CPU).
 #[derive(Debug, Clone)]
 struct Filter {
     config: PostFilterConfig,
-    model: PostFilter,
-    device: Device,
+    net: CpuNet,
 }
 
 /// Side of the square tiles the post-filter runs on (plus its reach on every side), so
@@ -273,11 +274,13 @@ impl Filter {
                 let crop =
                     image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw as u32, ch as u32)
                         .to_image();
-                let x = Tensor::<4>::from_data(
-                    TensorData::new(centred_planes(&crop), [1, 3, ch, cw]),
-                    &self.device,
+                let y = PostFilter::filter_cpu(
+                    &self.net,
+                    &centred_planes(&crop),
+                    ch,
+                    cw,
+                    f64::from(step),
                 );
-                let y = to_f32_vec(self.model.forward(x, f64::from(step)));
                 let filtered = planes_to_rgb8(&y, cw, ch);
                 let (tw, th) = (FILTER_TILE.min(w - tx), FILTER_TILE.min(h - ty));
                 let inner = image::imageops::crop_imm(
@@ -515,8 +518,7 @@ impl WaveletCodec {
             rounding,
             filter: Some(Filter {
                 config: cfg,
-                model,
-                device: device.clone(),
+                net: model.cpu_net(),
             }),
         })
     }
