@@ -20,7 +20,7 @@ use image::RgbImage;
 use ncodec::families::walloc::WallocModel;
 use ncodec::media::MediaKind;
 use ncodec::registry;
-use ncodec_models::hyperprior::to_f32_vec;
+use ncodec_models::cpu::to_f32_vec;
 
 /// Latent features (with a constant 1 for the bias) and block-mean RGB targets.
 #[derive(Default)]

@@ -52,8 +52,11 @@ impl CpuLayer {
     pub fn from_conv(c: &burn::nn::conv::Conv2d) -> Self {
         let [co, ci, k, _] = c.weight.dims();
         CpuLayer::Conv {
-            weight: to_vec(c.weight.val()),
-            bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec(b.val())),
+            weight: to_f32_vec(c.weight.val()),
+            bias: c
+                .bias
+                .as_ref()
+                .map_or(vec![0.0; co], |b| to_f32_vec(b.val())),
             dims: [co, ci, k],
             stride: c.stride[0],
             padding: k / 2,
@@ -64,8 +67,11 @@ impl CpuLayer {
     pub fn from_conv_transpose(c: &burn::nn::conv::ConvTranspose2d) -> Self {
         let [ci, co, k, _] = c.weight.dims();
         CpuLayer::ConvTranspose {
-            weight: to_vec(c.weight.val()),
-            bias: c.bias.as_ref().map_or(vec![0.0; co], |b| to_vec(b.val())),
+            weight: to_f32_vec(c.weight.val()),
+            bias: c
+                .bias
+                .as_ref()
+                .map_or(vec![0.0; co], |b| to_f32_vec(b.val())),
             dims: [ci, co, k],
             stride: c.stride[0],
             padding: c.padding[0],
@@ -74,8 +80,12 @@ impl CpuLayer {
     }
 }
 
-fn to_vec<const D: usize>(t: burn::prelude::Tensor<D>) -> Vec<f32> {
-    crate::hyperprior::to_f32_vec(t)
+/// A tensor's values as `f32`, row-major (one host transfer).
+pub fn to_f32_vec<const D: usize>(t: burn::prelude::Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32")
 }
 
 /// A feature map `[C, H, W]`, row-major.
@@ -271,7 +281,7 @@ struct OutLayout {
 }
 
 /// A stride-1 convolution (`[co_n, ci_n, k, k]` weights, zero padding `p`) of the
-/// planar `x`, the output `[co_n, ho, wo]` computed in tasks of [`ROWS_PER_TASK`] rows
+/// planar `x`, the output `[co_n, ho, wo]` computed in tasks of `ROWS_PER_TASK` (8) rows
 /// on all cores. Every output gets its bias, then its products in the order input
 /// channel, kernel row, kernel column, one multiply and one add each (no FMA), with or
 /// without `simd` (AVX2, and AVX-512 where the CPU has it): the bits are those of the
@@ -327,7 +337,7 @@ fn conv_s1(
 
 /// Runs `layers` ("same" stride-1 convolutions, each optionally followed by a ReLU) on
 /// `x`, `c` channels of `h × w` values laid out as rows of channels (`[h, c, w]`),
-/// returning the last layer's output in that layout. Each task of [`ROWS_PER_TASK`]
+/// returning the last layer's output in that layout. Each task of `ROWS_PER_TASK` (8)
 /// output rows writes its rows in place, so nothing is copied between layers. The sums
 /// are those of [`CpuNet::forward`] in the same order: the same bits.
 ///
@@ -554,115 +564,80 @@ fn strip_avx2(
     out
 }
 
-/// Two [`strip`]s side by side with AVX2 (`2·LANES` outputs of each channel from `ox`):
-/// eight sums in registers, each weight broadcast once for both; the same bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn strip2_avx2(
-    x: Planes<'_>,
-    wt: &[[f32; CO_BLOCK]],
-    bias: [f32; CO_BLOCK],
-    rows: &[(usize, usize)],
-    (ci_n, k, p): (usize, usize, usize),
-    ox: usize,
-) -> [[f32; 2 * LANES]; CO_BLOCK] {
-    use std::arch::x86_64::{
-        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
-    };
-    let [mut a0, mut a1, mut a2, mut a3] = bias.map(|v| _mm256_set1_ps(v));
-    let [mut b0, mut b1, mut b2, mut b3] = [a0, a1, a2, a3];
-    for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
-        for &(ky, iy) in rows {
-            // The 2·LANES + k − 1 inputs the k taps of this row read.
-            let row = x.row(ci, iy, ox - p, 2 * LANES + k - 1);
-            for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
-                // SAFETY: kx + 2·LANES ≤ row.len(): both 8-float reads are in `row`.
-                let (u, v) = unsafe {
-                    (
-                        _mm256_loadu_ps(row.as_ptr().add(kx)),
-                        _mm256_loadu_ps(row.as_ptr().add(kx + LANES)),
-                    )
-                };
-                let w0 = _mm256_set1_ps(ws[0]);
-                a0 = _mm256_add_ps(a0, _mm256_mul_ps(w0, u));
-                b0 = _mm256_add_ps(b0, _mm256_mul_ps(w0, v));
-                let w1 = _mm256_set1_ps(ws[1]);
-                a1 = _mm256_add_ps(a1, _mm256_mul_ps(w1, u));
-                b1 = _mm256_add_ps(b1, _mm256_mul_ps(w1, v));
-                let w2 = _mm256_set1_ps(ws[2]);
-                a2 = _mm256_add_ps(a2, _mm256_mul_ps(w2, u));
-                b2 = _mm256_add_ps(b2, _mm256_mul_ps(w2, v));
-                let w3 = _mm256_set1_ps(ws[3]);
-                a3 = _mm256_add_ps(a3, _mm256_mul_ps(w3, u));
-                b3 = _mm256_add_ps(b3, _mm256_mul_ps(w3, v));
+/// Defines a strip kernel that keeps each channel's sums in two vector registers of
+/// `$lanes` floats (`2·$lanes` outputs of each of the [`CO_BLOCK`] channels from `ox`),
+/// each weight broadcast once for both: [`strip`]'s sums, in its order, with the
+/// instructions of `$feature`.
+macro_rules! two_register_strip {
+    (
+        $(#[$doc:meta])* $name:ident, $feature:literal, $lanes:expr,
+        $load:ident, $store:ident, $set1:ident, $add:ident, $mul:ident
+    ) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        fn $name(
+            x: Planes<'_>,
+            wt: &[[f32; CO_BLOCK]],
+            bias: [f32; CO_BLOCK],
+            rows: &[(usize, usize)],
+            (ci_n, k, p): (usize, usize, usize),
+            ox: usize,
+        ) -> [[f32; 2 * $lanes]; CO_BLOCK] {
+            use std::arch::x86_64::{$add, $load, $mul, $set1, $store};
+            let [mut a0, mut a1, mut a2, mut a3] = bias.map(|v| $set1(v));
+            let [mut b0, mut b1, mut b2, mut b3] = [a0, a1, a2, a3];
+            for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
+                for &(ky, iy) in rows {
+                    // The 2·lanes + k − 1 inputs the k taps of this row read.
+                    let row = x.row(ci, iy, ox - p, 2 * $lanes + k - 1);
+                    for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
+                        // SAFETY: kx + 2·lanes ≤ row.len(): both reads are in `row`.
+                        let (u, v) = unsafe {
+                            (
+                                $load(row.as_ptr().add(kx)),
+                                $load(row.as_ptr().add(kx + $lanes)),
+                            )
+                        };
+                        let w0 = $set1(ws[0]);
+                        a0 = $add(a0, $mul(w0, u));
+                        b0 = $add(b0, $mul(w0, v));
+                        let w1 = $set1(ws[1]);
+                        a1 = $add(a1, $mul(w1, u));
+                        b1 = $add(b1, $mul(w1, v));
+                        let w2 = $set1(ws[2]);
+                        a2 = $add(a2, $mul(w2, u));
+                        b2 = $add(b2, $mul(w2, v));
+                        let w3 = $set1(ws[3]);
+                        a3 = $add(a3, $mul(w3, u));
+                        b3 = $add(b3, $mul(w3, v));
+                    }
+                }
             }
+            let mut out = [[0f32; 2 * $lanes]; CO_BLOCK];
+            for (o, (a, b)) in out.iter_mut().zip([(a0, b0), (a1, b1), (a2, b2), (a3, b3)]) {
+                // SAFETY: `o` holds 2·lanes floats.
+                unsafe {
+                    $store(o.as_mut_ptr(), a);
+                    $store(o.as_mut_ptr().add($lanes), b);
+                }
+            }
+            out
         }
-    }
-    let mut out = [[0f32; 2 * LANES]; CO_BLOCK];
-    for (o, (a, b)) in out.iter_mut().zip([(a0, b0), (a1, b1), (a2, b2), (a3, b3)]) {
-        // SAFETY: `o` holds 2·LANES = 16 floats.
-        unsafe {
-            _mm256_storeu_ps(o.as_mut_ptr(), a);
-            _mm256_storeu_ps(o.as_mut_ptr().add(LANES), b);
-        }
-    }
-    out
+    };
 }
 
-/// Four [`strip`]s side by side with AVX-512 (`4·LANES` outputs of each channel from
-/// `ox`, two 16-lane registers per channel); the same bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn strip4_avx512(
-    x: Planes<'_>,
-    wt: &[[f32; CO_BLOCK]],
-    bias: [f32; CO_BLOCK],
-    rows: &[(usize, usize)],
-    (ci_n, k, p): (usize, usize, usize),
-    ox: usize,
-) -> [[f32; 4 * LANES]; CO_BLOCK] {
-    use std::arch::x86_64::{
-        _mm512_add_ps, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_storeu_ps,
-    };
-    let [mut a0, mut a1, mut a2, mut a3] = bias.map(|v| _mm512_set1_ps(v));
-    let [mut b0, mut b1, mut b2, mut b3] = [a0, a1, a2, a3];
-    for (ci, wci) in wt.chunks_exact(k * k).take(ci_n).enumerate() {
-        for &(ky, iy) in rows {
-            // The 4·LANES + k − 1 inputs the k taps of this row read.
-            let row = x.row(ci, iy, ox - p, 4 * LANES + k - 1);
-            for (kx, ws) in wci[ky * k..(ky + 1) * k].iter().enumerate() {
-                // SAFETY: kx + 4·LANES ≤ row.len(): both 16-float reads are in `row`.
-                let (u, v) = unsafe {
-                    (
-                        _mm512_loadu_ps(row.as_ptr().add(kx)),
-                        _mm512_loadu_ps(row.as_ptr().add(kx + 2 * LANES)),
-                    )
-                };
-                let w0 = _mm512_set1_ps(ws[0]);
-                a0 = _mm512_add_ps(a0, _mm512_mul_ps(w0, u));
-                b0 = _mm512_add_ps(b0, _mm512_mul_ps(w0, v));
-                let w1 = _mm512_set1_ps(ws[1]);
-                a1 = _mm512_add_ps(a1, _mm512_mul_ps(w1, u));
-                b1 = _mm512_add_ps(b1, _mm512_mul_ps(w1, v));
-                let w2 = _mm512_set1_ps(ws[2]);
-                a2 = _mm512_add_ps(a2, _mm512_mul_ps(w2, u));
-                b2 = _mm512_add_ps(b2, _mm512_mul_ps(w2, v));
-                let w3 = _mm512_set1_ps(ws[3]);
-                a3 = _mm512_add_ps(a3, _mm512_mul_ps(w3, u));
-                b3 = _mm512_add_ps(b3, _mm512_mul_ps(w3, v));
-            }
-        }
-    }
-    let mut out = [[0f32; 4 * LANES]; CO_BLOCK];
-    for (o, (a, b)) in out.iter_mut().zip([(a0, b0), (a1, b1), (a2, b2), (a3, b3)]) {
-        // SAFETY: `o` holds 4·LANES = 32 floats.
-        unsafe {
-            _mm512_storeu_ps(o.as_mut_ptr(), a);
-            _mm512_storeu_ps(o.as_mut_ptr().add(2 * LANES), b);
-        }
-    }
-    out
-}
+two_register_strip!(
+    /// Two [`strip`]s side by side with AVX2 (`2·LANES` outputs of each channel).
+    strip2_avx2, "avx2", LANES,
+    _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_mul_ps
+);
+
+two_register_strip!(
+    /// Four [`strip`]s side by side with AVX-512 (`4·LANES` outputs of each channel).
+    strip4_avx512, "avx512f", 2 * LANES,
+    _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_mul_ps
+);
 
 /// Whether the AVX-512 strip kernel may run.
 #[cfg(target_arch = "x86_64")]

@@ -9,7 +9,7 @@ use burn::tensor::activation::sigmoid;
 use ncodec_entropy::{CdfTable, CdfTables, DEFAULT_TAIL_MASS, MAX_TABLE_LEN, default_scales};
 
 use crate::bottleneck::EntropyBottleneck;
-use crate::hyperprior::to_f32_vec;
+use crate::cpu::to_f32_vec;
 
 /// Tail mass outside the exported support of each hyper-latent table (escape-coded).
 pub const Z_TABLE_TAIL_MASS: f64 = 1e-4;

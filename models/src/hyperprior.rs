@@ -24,7 +24,7 @@ use burn::tensor::Distribution;
 use burn::tensor::activation::{leaky_relu, relu};
 
 use crate::bottleneck::EntropyBottleneck;
-use crate::cpu::{CpuLayer, CpuNet};
+use crate::cpu::{CpuLayer, CpuNet, to_f32_vec};
 use crate::gaussian::gaussian_likelihood;
 use crate::gdn::Gdn;
 use crate::transforms::{Transforms, conv, deconv, gained_transforms_model};
@@ -547,14 +547,6 @@ impl Hyperprior {
         }
         CpuNet { layers }
     }
-}
-
-/// A tensor's values as `f32`, row-major (one host transfer).
-pub fn to_f32_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("converted to f32")
 }
 
 #[cfg(test)]

@@ -174,9 +174,8 @@ mod tests {
             burn::tensor::Distribution::Uniform(-0.5, 0.5),
             &dev,
         );
-        let want = crate::hyperprior::to_f32_vec(f.forward(x.clone(), 40.0));
-        let got =
-            PostFilter::filter_cpu(&f.cpu_net(), &crate::hyperprior::to_f32_vec(x), h, w, 40.0);
+        let want = crate::cpu::to_f32_vec(f.forward(x.clone(), 40.0));
+        let got = PostFilter::filter_cpu(&f.cpu_net(), &crate::cpu::to_f32_vec(x), h, w, 40.0);
         assert_eq!(got.len(), want.len());
         let err = got
             .iter()

@@ -11,7 +11,7 @@ use ncodec::families::walloc::{
 };
 use ncodec::metrics::psnr_rgb;
 use ncodec_models::burn::prelude::*;
-use ncodec_models::hyperprior::to_f32_vec;
+use ncodec_models::cpu::to_f32_vec;
 use ncodec_models::walloc::{WallocConfig, erfinv};
 use ncodec_tests::{decode, encode};
 

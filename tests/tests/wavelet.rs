@@ -3,7 +3,7 @@
 
 use ncodec_models::burn::prelude::*;
 use ncodec_models::burn::tensor::Distribution;
-use ncodec_models::hyperprior::to_f32_vec;
+use ncodec_models::cpu::to_f32_vec;
 use ncodec_models::wavelet::{
     dwt2_symmetric, idwt2_symmetric, iwpt1, iwpt2, iwpt2_cpu, wpt1, wpt2, wpt2_cpu,
 };

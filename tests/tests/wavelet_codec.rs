@@ -310,7 +310,7 @@ fn the_post_filtered_variant_has_its_own_identity_and_tiles_exactly() {
         ),
         &Device::flex(),
     );
-    let y = ncodec_models::hyperprior::to_f32_vec(model.forward(x, f64::from(step(6).unwrap())));
+    let y = ncodec_models::cpu::to_f32_vec(model.forward(x, f64::from(step(6).unwrap())));
     let whole = ncodec::media::image::planes_to_rgb8(&y, 300, 270);
     let diff = ncodec::metrics::sample_diff_rgb(&whole, &tiled).unwrap();
     assert!(diff.max_abs <= 1.0, "{diff:?}");

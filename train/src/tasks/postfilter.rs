@@ -14,7 +14,7 @@ use ncodec::container::{Container, Limits};
 use ncodec::families::wavelet::{WaveletCodec, step as level_step};
 use ncodec::media::image::{Image, centred_planes, planes_to_rgb8};
 use ncodec::models::burn::prelude::*;
-use ncodec::models::hyperprior::to_f32_vec;
+use ncodec::models::cpu::to_f32_vec;
 use ncodec::models::postfilter::PostFilter;
 use ncodec_datasets::Rng;
 

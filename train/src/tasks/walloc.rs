@@ -16,7 +16,7 @@ use ncodec::media::image::centre_crop_planes;
 use ncodec::models::burn::module::{Module, Param};
 use ncodec::models::burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use ncodec::models::burn::prelude::*;
-use ncodec::models::hyperprior::to_f32_vec;
+use ncodec::models::cpu::to_f32_vec;
 use ncodec::models::walloc::{Walloc, WallocConfig, WallocOutput};
 use ncodec_datasets::{PatchSampler, Rng};
 

@@ -15,10 +15,11 @@
 use image::RgbImage;
 use ncodec_entropy::{decode as ent_decode, encode as ent_encode, ensure_room, scale_index};
 use ncodec_models::burn::prelude::*;
+use ncodec_models::cpu::to_f32_vec as to_vec;
 use ncodec_models::cpu::{CpuNet, FeatureMap};
 use ncodec_models::export::FrozenPriors;
 use ncodec_models::factorized::{Factorized, FactorizedConfig};
-use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig, to_f32_vec as to_vec};
+use ncodec_models::hyperprior::{Hyperprior, HyperpriorConfig};
 use ncodec_models::refine::{RefineSettings, Tiling};
 
 use crate::codec::{

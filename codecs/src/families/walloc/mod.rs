@@ -19,8 +19,8 @@
 use image::RgbImage;
 use ncodec_entropy::{BitReader, BitWriter, CdfTables, decode as ent_decode, encode as ent_encode};
 use ncodec_models::burn::prelude::*;
+use ncodec_models::cpu::to_f32_vec as to_vec;
 use ncodec_models::export::factorized_tables;
-use ncodec_models::hyperprior::to_f32_vec as to_vec;
 use ncodec_models::walloc::{Walloc, WallocConfig};
 use ncodec_models::wavelet::{iwpt2_cpu, wpt2_cpu};
 
