@@ -11,6 +11,15 @@
 //! its models in the same order on both sides. Every probability is an integer, so a
 //! stream decodes identically on any machine.
 //!
+//! A stream ends with a 32-bit mark ([`STREAM_MARK`]), coded first and so decoded last.
+//! ANS codes a run of a model's first outcome for free while its state is still empty,
+//! so without the mark a stream of a few bytes could end in any number of "no"
+//! decisions (a huge flat image in a 60-byte file). With it, every decision costs at
+//! least [`least_decision_bits`], a decoder can refuse data too short for the decisions
+//! it promises before decoding any ([`crate::ensure_stream_room`]), and the mark checks
+//! the stream's end. Streams of `.ncx` version 1 files have no mark
+//! ([`BitWriter::finish_unmarked`], [`BitReader::unmarked`]).
+//!
 //! ```
 //! use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter};
 //! let bits = [true, true, false, true, true, true, false, true];
@@ -45,6 +54,16 @@ use crate::table::{CdfTables, PRECISION, TOTAL};
 /// The smallest probability [`AdaptiveBit::p_one`] gives either outcome, in units of
 /// `2^-16`: a decision never costs more than 11 bits.
 pub const MIN_PROBABILITY: u32 = 32;
+
+/// The value a stream ends with (its top bit set, so the coder's state is never small
+/// again and every later decision costs at least [`least_decision_bits`]).
+pub const STREAM_MARK: u32 = 0xB17E_57A3;
+
+/// The fewest bits one adaptive binary decision can cost: `−log2(1 − MIN_PROBABILITY /
+/// TOTAL)`, about 0.0007 (for [`crate::ensure_stream_room`]).
+pub fn least_decision_bits() -> f64 {
+    -(1.0 - f64::from(MIN_PROBABILITY) / f64::from(TOTAL)).log2()
+}
 
 /// The adaptive probability of a binary decision: the mean of a fast and a slow
 /// exponential estimator (16-bit fixed point), each moving by `1/2^shift` of its
@@ -301,9 +320,26 @@ impl<'a> BitWriter<'a> {
             .sum()
     }
 
-    /// Codes everything recorded: little-endian 32-bit words, empty when nothing was.
+    /// Codes everything recorded, then [`STREAM_MARK`]: little-endian 32-bit words.
     pub fn finish(self) -> Vec<u8> {
+        self.code(true)
+    }
+
+    /// Codes everything recorded without the mark, as `.ncx` version 1 files did (for
+    /// tests of their decoders): empty when nothing was recorded.
+    pub fn finish_unmarked(self) -> Vec<u8> {
+        self.code(false)
+    }
+
+    fn code(self, marked: bool) -> Vec<u8> {
         let mut ans = DefaultAnsCoder::new();
+        if marked {
+            // Coded first, decoded last: the state becomes the mark itself.
+            for half in [STREAM_MARK >> 16, STREAM_MARK & 0xFFFF] {
+                ans.encode_symbol(half, Uniform { bits: 16 })
+                    .expect("in range");
+            }
+        }
         // Every entry was checked when recorded: the `expect`s state invariants.
         for e in self.entries_backwards() {
             match e {
@@ -339,6 +375,8 @@ enum Entry {
 pub struct BitReader<'a> {
     tables: Option<&'a CdfTables>,
     ans: DefaultAnsCoder,
+    /// Whether the stream ends with [`STREAM_MARK`].
+    marked: bool,
 }
 
 impl<'a> BitReader<'a> {
@@ -358,7 +396,17 @@ impl<'a> BitReader<'a> {
         Ok(Self {
             tables: None,
             ans: open_stream(words)?,
+            marked: true,
         })
+    }
+
+    /// The same reader for a stream without the mark ([`BitWriter::finish_unmarked`],
+    /// `.ncx` version 1 files).
+    pub fn unmarked(self) -> Self {
+        Self {
+            marked: false,
+            ..self
+        }
     }
 
     /// Opens bytes written by a [`BitWriter::with_tables`] of the same `tables`.
@@ -447,11 +495,18 @@ impl<'a> BitReader<'a> {
         Ok(1 << len | low)
     }
 
-    /// Checks that the stream ended exactly after the last decision.
+    /// Checks that the stream ended exactly after the last decision (with its mark).
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if data is left over.
-    pub fn finish(self) -> Result<()> {
+    /// [`Error::Corrupt`] if the mark is not next or data is left over.
+    pub fn finish(mut self) -> Result<()> {
+        if self.marked {
+            let low = self.bits(16)?;
+            let high = self.bits(16)?;
+            if high << 16 | low != STREAM_MARK {
+                return Err(Error::Corrupt("stream does not end with its mark"));
+            }
+        }
         if !self.ans.is_empty() {
             return Err(Error::Corrupt("stream does not end where its symbols do"));
         }
@@ -670,9 +725,14 @@ mod tests {
             assert_eq!(r.bit(TOTAL / 2).unwrap(), i % 3 == 0);
         }
         assert!(r.finish().is_err());
-        // Nothing recorded: no bytes, and an empty stream reads as finished.
-        assert!(BitWriter::new().finish().is_empty());
-        BitReader::new(&[]).unwrap().finish().unwrap();
+        // Nothing recorded: one word, the mark; an empty stream is refused, but reads as
+        // finished without its mark (version 1).
+        let marked = BitWriter::new().finish();
+        assert_eq!(marked, STREAM_MARK.to_le_bytes());
+        BitReader::new(&marked).unwrap().finish().unwrap();
+        assert!(BitReader::new(&[]).unwrap().finish().is_err());
+        assert!(BitWriter::new().finish_unmarked().is_empty());
+        BitReader::new(&[]).unwrap().unmarked().finish().unwrap();
         // Random words decode to something or fail; never panic.
         let mut next = rng(3);
         for _ in 0..200 {

@@ -169,9 +169,30 @@ pub fn ensure_room(tables: &CdfTables, data: &[u8], counts: &[(u16, u64)]) -> Re
     Ok(())
 }
 
+/// Checks, before anything is decoded or allocated for them, that `data` (one ANS
+/// stream: a [`crate::BitWriter`]'s, or an [`encode`] with one stream) can hold symbols
+/// whose information is at least `least_bits` in total: the sum, over the symbols the
+/// caller will decode, of what the cheapest outcome of each one's model costs (e.g.
+/// [`crate::least_decision_bits`] per adaptive binary decision, or
+/// [`CdfTables::least_bits`] per table symbol). An ANS stream of `n` bytes holds at most
+/// `8n + 64` bits of information; data shorter than half the least is refused, so a file
+/// that promises a billion symbols in a few bytes fails before any work.
+///
+/// # Errors
+/// [`Error::Truncated`] if the data cannot hold the symbols.
+pub fn ensure_stream_room(data: &[u8], least_bits: f64) -> Result<()> {
+    let room = 8.0 * data.len() as f64 + 64.0;
+    if room < 0.5 * least_bits {
+        return Err(Error::Truncated(
+            "the data is too short for the symbols it must hold",
+        ));
+    }
+    Ok(())
+}
+
 /// Per table, the least bits a symbol coded with it takes: the information of its most
 /// probable entry.
-fn least_bits(tables: &CdfTables) -> Vec<f64> {
+pub(crate) fn least_bits(tables: &CdfTables) -> Vec<f64> {
     (0..tables.len())
         .map(|ti| {
             let h = tables.heads[ti];

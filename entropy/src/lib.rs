@@ -40,8 +40,11 @@ mod gaussian;
 mod laplace;
 mod table;
 
-pub use binary::{AdaptiveBit, BitReader, BitWriter, MIN_PROBABILITY, gamma_low_bits};
-pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode, ensure_room};
+pub use binary::{
+    AdaptiveBit, BitReader, BitWriter, MIN_PROBABILITY, STREAM_MARK, gamma_low_bits,
+    least_decision_bits,
+};
+pub use coder::{MAX_STREAMS, SequentialDecoder, decode, encode, ensure_room, ensure_stream_room};
 pub use error::{Error, Result};
 pub use gaussian::{
     DEFAULT_TAIL_MASS, SCALES_LEVELS, SCALES_MAX, SCALES_MIN, default_scales, gaussian_tables,

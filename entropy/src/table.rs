@@ -223,6 +223,14 @@ const MAGIC: &[u8; 4] = b"NCDF";
 const VERSION: u8 = 1;
 
 impl CdfTables {
+    /// The fewest bits any symbol of any of these tables can cost: the information of the
+    /// most probable entry of the most peaked table (for [`crate::ensure_stream_room`]).
+    pub fn least_bits(&self) -> f64 {
+        crate::coder::least_bits(self)
+            .into_iter()
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// Freezes a list of tables.
     ///
     /// # Errors

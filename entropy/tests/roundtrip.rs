@@ -356,3 +356,43 @@ proptest! {
         let _ = CdfTables::from_bytes(&bytes);
     }
 }
+
+/// `ensure_stream_room` rests on each adaptive binary decision costing at least
+/// `least_decision_bits`: the cheapest stream there is (two million equal decisions, so
+/// the model sits at its most confident) still holds that much, and a stream asked for
+/// a thousand times more decisions than it can hold is refused.
+#[test]
+fn binary_streams_hold_at_least_their_least_bits() {
+    use ncodec_entropy::{
+        AdaptiveBit, BitReader, BitWriter, ensure_stream_room, least_decision_bits,
+    };
+    let n = 2_000_000u64;
+    let mut model = AdaptiveBit::new();
+    let mut w = BitWriter::new();
+    for _ in 0..n {
+        w.adaptive_bit(false, &mut model, (4, 6));
+    }
+    let data = w.finish();
+    let least = n as f64 * least_decision_bits();
+    assert!(
+        8.0 * data.len() as f64 + 64.0 >= least,
+        "{} bytes for {n} decisions, least {least} bits",
+        data.len()
+    );
+    assert!(ensure_stream_room(&data, least).is_ok());
+    let mut model = AdaptiveBit::new();
+    let mut r = BitReader::new(&data).unwrap();
+    for _ in 0..n {
+        assert!(!r.adaptive_bit(&mut model, (4, 6)).unwrap());
+    }
+    r.finish().unwrap();
+    assert!(matches!(
+        ensure_stream_room(&data, 1000.0 * least),
+        Err(Error::Truncated(_))
+    ));
+    assert!(matches!(
+        ensure_stream_room(&[], 1e6 * least_decision_bits()),
+        Err(Error::Truncated(_))
+    ));
+    assert!(ensure_stream_room(&[], 0.0).is_ok());
+}

@@ -1,5 +1,6 @@
 //! Decodes arbitrary bytes as context-coded WaLLoC latent planes, in either coding (the
-//! first byte's top bit picks it): must never panic.
+//! first byte's top bit picks it) and either container version (the second's): must
+//! never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,5 +20,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         LatentCoding::Tables
     };
-    let _ = decode_planes(&data[3..], c, h, w, 127, coding);
+    let version = if data[1] & 0x80 == 0 { 1 } else { 2 };
+    let _ = decode_planes(&data[3..], c, h, w, 127, coding, version);
 });

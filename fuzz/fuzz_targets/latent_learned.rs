@@ -26,5 +26,6 @@ fuzz_target!(|data: &[u8]| {
     let (h, w) = (usize::from(data[0] % 16) + 1, usize::from(data[1] % 16) + 1);
     let mut payload = m.id().to_vec();
     payload.extend_from_slice(&data[2..]);
-    let _ = decode_planes(m, &payload, m.channels(), h, w, 127);
+    let version = if data[0] & 0x80 == 0 { 1 } else { 2 };
+    let _ = decode_planes(m, &payload, m.channels(), h, w, 127, version);
 });

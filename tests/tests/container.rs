@@ -19,7 +19,9 @@ fn golden_container() -> Container {
     let digest: [u8; 32] = Sha256::digest(tables.to_bytes()).into();
     Container {
         header: Header {
-            version: FORMAT_VERSION,
+            // The stored file is a version-1 file: it must still read, and write back the
+            // same.
+            version: 1,
             flags: 0,
             model_id: "golden-test".into(),
             model_digest: digest,
@@ -191,4 +193,20 @@ fn writer_rejects_bad_model_ids() {
         c.header.model_id = id.into();
         assert!(matches!(c.to_bytes(), Err(Error::InvalidArgument(_))));
     }
+}
+
+/// Files are written with the version their header says, from 1 to this build's; the
+/// current version's files read back with it.
+#[test]
+fn writer_keeps_the_header_version_and_refuses_unknown_ones() {
+    let mut c = golden_container();
+    for version in [0, FORMAT_VERSION + 1] {
+        c.header.version = version;
+        assert!(matches!(c.to_bytes(), Err(Error::InvalidArgument(_))));
+    }
+    c.header.version = FORMAT_VERSION;
+    let bytes = c.to_bytes().unwrap();
+    assert_eq!(bytes[4], FORMAT_VERSION);
+    let back = Container::from_bytes(&bytes, &Limits::default()).unwrap();
+    assert_eq!(back.header.version, FORMAT_VERSION);
 }

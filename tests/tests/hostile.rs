@@ -67,3 +67,29 @@ fn every_image_model_refuses_hollow_files() {
         }
     }
 }
+
+/// The stream-length checks never refuse a real file: the cheapest files there are, of
+/// flat images (every coefficient zero), decode with every model of a family that has
+/// them, and a version-2 file holds at least the least its decisions cost.
+#[test]
+fn flat_images_still_decode() {
+    use ncodec::codec::{EncodeOptions, Input};
+    use ncodec::media::image::Image;
+    let flat = Image::rgb(image::RgbImage::from_pixel(
+        640,
+        480,
+        image::Rgb([128, 128, 128]),
+    ));
+    for id in ["dwt97s-rgb", "dwt97-rgb", "walloc-rgb-16x-r1"] {
+        let codec = registry::load(id, &Device::flex()).unwrap();
+        for q in [0, codec.info().levels - 1] {
+            let file = codec
+                .encode(Input::Image(&flat), &EncodeOptions::new().quality(q))
+                .unwrap();
+            let c = Container::from_bytes(&file.bytes, &Limits::default()).unwrap();
+            assert_eq!(c.header.version, ncodec::container::FORMAT_VERSION);
+            let out = codec.decode_to_memory(&c).unwrap().into_image().unwrap();
+            assert_eq!(out.pixels.dimensions(), (640, 480), "{id} q{q}");
+        }
+    }
+}

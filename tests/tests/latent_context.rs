@@ -2,6 +2,7 @@
 //! smaller output for predictable planes, typed errors for damaged data.
 
 use ncodec::Error;
+use ncodec::container::FORMAT_VERSION;
 use ncodec::families::walloc::latent_context::{LatentCoding, decode_planes, encode_planes};
 
 /// Smooth planes (a ramp plus a wave) with some noise, within ±max.
@@ -29,7 +30,16 @@ fn round_trips_at_any_size() {
         let (bytes, est) = encode_planes(&v, c, h, w).unwrap();
         assert!(est >= 0.0);
         assert_eq!(
-            decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts).unwrap(),
+            decode_planes(
+                &bytes,
+                c,
+                h,
+                w,
+                127,
+                LatentCoding::SignContexts,
+                FORMAT_VERSION
+            )
+            .unwrap(),
             v,
             "{c}×{h}×{w}"
         );
@@ -41,12 +51,29 @@ fn round_trips_at_any_size() {
         .collect();
     let (bytes, _) = encode_planes(&v, c, h, w).unwrap();
     assert_eq!(
-        decode_planes(&bytes, c, h, w, 32767, LatentCoding::SignContexts).unwrap(),
+        decode_planes(
+            &bytes,
+            c,
+            h,
+            w,
+            32767,
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
+        )
+        .unwrap(),
         v
     );
     // A decoder with a smaller range refuses them.
     assert!(matches!(
-        decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts),
+        decode_planes(
+            &bytes,
+            c,
+            h,
+            w,
+            127,
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
+        ),
         Err(Error::Corrupt(_))
     ));
 }
@@ -78,7 +105,18 @@ fn damaged_data_gives_errors() {
     let (c, h, w) = (3, 16, 16);
     let v = planes(c, h, w, 127, 11);
     let (bytes, _) = encode_planes(&v, c, h, w).unwrap();
-    assert!(decode_planes(&bytes[..10], c, h, w, 127, LatentCoding::SignContexts).is_err());
+    assert!(
+        decode_planes(
+            &bytes[..10],
+            c,
+            h,
+            w,
+            127,
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
+        )
+        .is_err()
+    );
     assert!(
         decode_planes(
             &bytes[..bytes.len() - 4],
@@ -86,21 +124,30 @@ fn damaged_data_gives_errors() {
             h,
             w,
             127,
-            LatentCoding::SignContexts
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
         )
         .is_err()
     );
     let mut bad_mode = bytes.clone();
     bad_mode[0] = 9;
     assert!(matches!(
-        decode_planes(&bad_mode, c, h, w, 127, LatentCoding::SignContexts),
+        decode_planes(
+            &bad_mode,
+            c,
+            h,
+            w,
+            127,
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
+        ),
         Err(Error::Corrupt(_))
     ));
     // Flipped bits anywhere: an error or other values, never a panic.
     for k in 0..bytes.len() {
         let mut b = bytes.clone();
         b[k] ^= 0x40;
-        let _ = decode_planes(&b, c, h, w, 127, LatentCoding::SignContexts);
+        let _ = decode_planes(&b, c, h, w, 127, LatentCoding::SignContexts, FORMAT_VERSION);
     }
     assert!(matches!(
         encode_planes(&v[1..], c, h, w),
@@ -133,7 +180,16 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
         .collect();
     let (bytes, est) = encode_planes(&v, c, h, w).unwrap();
     assert_eq!(
-        decode_planes(&bytes, c, h, w, 127, LatentCoding::SignContexts).unwrap(),
+        decode_planes(
+            &bytes,
+            c,
+            h,
+            w,
+            127,
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
+        )
+        .unwrap(),
         v
     );
     let header = 3 + ncodec::families::walloc::latent_context::BUCKETS;
@@ -158,7 +214,15 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
     let mut bad = bytes.clone();
     bad[header] = 4;
     assert!(matches!(
-        decode_planes(&bad, c, h, w, 127, LatentCoding::SignContexts),
+        decode_planes(
+            &bad,
+            c,
+            h,
+            w,
+            127,
+            LatentCoding::SignContexts,
+            FORMAT_VERSION
+        ),
         Err(Error::Corrupt(_))
     ));
 }

@@ -19,8 +19,11 @@ use crate::media::{MediaInfo, MediaKind};
 
 /// The four magic bytes every `.ncx` file starts with (`\x89NCX`).
 pub const MAGIC: [u8; 4] = [0x89, b'N', b'C', b'X'];
-/// The format version this build writes and the highest it reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version this build writes and the highest it reads. Version 2 ends every
+/// adaptive binary stream (sections `DWTA`, `RESA`, `LATL`, `LATS`) with a mark, so that
+/// a decoder can bound its work by the stream's length
+/// ([`ncodec_entropy::STREAM_MARK`]); version 1 files are read as before.
+pub const FORMAT_VERSION: u8 = 2;
 /// Tag of the mandatory last section.
 pub const END_TAG: [u8; 4] = *b"END!";
 /// Length of a model digest (SHA-256).
@@ -194,6 +197,22 @@ impl Container {
     /// bytes end early (including a missing END section), [`Error::Corrupt`] for bad
     /// fields, CRC mismatches or bytes after END, [`Error::LimitExceeded`].
     pub fn from_bytes(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        Self::parse(bytes, limits, CHECK_CRCS)
+    }
+
+    /// The bytes of a file whose structure parses (magic, header fields, section lengths,
+    /// END) with its header's and every section's CRC recomputed, whatever was stored:
+    /// for replaying a file a fuzzer mutated (fuzzing builds do not check CRCs) in a
+    /// build that checks them.
+    ///
+    /// # Errors
+    /// As [`Container::from_bytes`], but for CRC mismatches.
+    pub fn with_fixed_crcs(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>> {
+        Self::parse(bytes, limits, false)?.to_bytes()
+    }
+
+    /// [`Container::from_bytes`], checking CRCs if `check_crcs`.
+    fn parse(bytes: &[u8], limits: &Limits, check_crcs: bool) -> Result<Self> {
         if bytes.len() as u64 > limits.max_file_bytes {
             return Err(Error::LimitExceeded {
                 what: "file size",
@@ -201,7 +220,11 @@ impl Container {
                 limit: limits.max_file_bytes,
             });
         }
-        let mut r = Reader { b: bytes, pos: 0 };
+        let mut r = Reader {
+            b: bytes,
+            pos: 0,
+            check_crcs,
+        };
         let header = read_header(&mut r, limits)?;
         let mut sections = Vec::new();
         loop {
@@ -218,7 +241,7 @@ impl Container {
             let data = r.take(len as usize, "section payload")?;
             let crc = r.u32("section CRC")?;
             let actual = crc32fast::hash(&bytes[start..start + 8 + len as usize]);
-            if crc != actual {
+            if crc != actual && r.check_crcs {
                 return Err(Error::Corrupt(format!(
                     "section {} CRC mismatch (stored {crc:08x}, computed {actual:08x})",
                     tag_name(&tag)
@@ -256,7 +279,12 @@ impl Container {
     /// # Errors
     /// As [`Container::from_bytes`] for the header part.
     pub fn read_header(bytes: &[u8], limits: &Limits) -> Result<Header> {
-        read_header(&mut Reader { b: bytes, pos: 0 }, limits)
+        let mut r = Reader {
+            b: bytes,
+            pos: 0,
+            check_crcs: CHECK_CRCS,
+        };
+        read_header(&mut r, limits)
     }
 
     /// The first section with `tag`.
@@ -285,6 +313,11 @@ pub fn tag_name(tag: &[u8; 4]) -> String {
         .collect()
 }
 
+/// Whether CRCs are checked: always, except in fuzzing builds (`--cfg fuzzing`, set by
+/// cargo-fuzz), where a mutated file must reach the decoders instead of stopping at its
+/// CRC (the checks themselves are tested by the container's tests).
+const CHECK_CRCS: bool = !cfg!(fuzzing);
+
 /// Appends one section (tag, length, payload, CRC32) to `out`.
 ///
 /// # Errors
@@ -309,8 +342,14 @@ fn write_header(h: &Header, out: &mut Vec<u8>) -> Result<()> {
             h.model_id
         )));
     }
+    if h.version == 0 || h.version > FORMAT_VERSION {
+        return Err(Error::InvalidArgument(format!(
+            "format version {} (this build writes 1 to {FORMAT_VERSION})",
+            h.version
+        )));
+    }
     out.extend_from_slice(&MAGIC);
-    out.push(FORMAT_VERSION);
+    out.push(h.version);
     out.push(kind_code(h.media.kind()));
     out.extend_from_slice(&h.flags.to_le_bytes());
     out.push(id.len() as u8);
@@ -469,7 +508,7 @@ fn read_header(r: &mut Reader<'_>, limits: &Limits) -> Result<Header> {
     let end = r.pos;
     let crc = r.u32("header CRC")?;
     let actual = crc32fast::hash(&r.b[..end]);
-    if crc != actual {
+    if crc != actual && r.check_crcs {
         return Err(Error::Corrupt(format!(
             "header CRC mismatch (stored {crc:08x}, computed {actual:08x})"
         )));
@@ -503,6 +542,8 @@ fn check(value: u64, limit: u64, what: &'static str) -> Result<()> {
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
+    /// Whether stored CRCs must match.
+    check_crcs: bool,
 }
 
 impl<'a> Reader<'a> {

@@ -8,6 +8,10 @@
 //!   the encoder's pruning of isolated ±1 values.
 //! - `laplace`: that grid of Laplace tables (also used by WaLLoC's latent coder).
 
+use ncodec_entropy::{BitReader, CdfTables, ensure_stream_room};
+
+use crate::error::Result;
+
 pub mod adaptive;
 pub(crate) mod laplace;
 pub mod planes;
@@ -16,4 +20,30 @@ pub mod planes;
 /// table of channel `i / per`.
 pub(crate) fn channel_indexes(len: usize, per: usize) -> Vec<u16> {
     (0..len).map(|i| (i / per.max(1)) as u16).collect()
+}
+
+/// Opens an adaptive binary stream of a file of container `version` (version 1 streams
+/// have no end mark), with `tables` if its writer had them, after checking that it can
+/// hold symbols costing at least `least_bits` in all (before anything is allocated for
+/// them).
+///
+/// # Errors
+/// [`ncodec_entropy::Error::Truncated`] for data too short for its symbols, and
+/// [`BitReader::new`]'s errors.
+pub fn binary_stream<'a>(
+    data: &'a [u8],
+    tables: Option<&'a CdfTables>,
+    version: u8,
+    least_bits: f64,
+) -> Result<BitReader<'a>> {
+    ensure_stream_room(data, least_bits)?;
+    let reader = match tables {
+        Some(t) => BitReader::with_tables(data, t)?,
+        None => BitReader::new(data)?,
+    };
+    Ok(if version < 2 {
+        reader.unmarked()
+    } else {
+        reader
+    })
 }

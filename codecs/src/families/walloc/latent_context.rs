@@ -40,6 +40,8 @@
 
 use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter, SequentialDecoder};
 
+use crate::context::binary_stream;
+
 use crate::context::laplace::{GRID_SCALES, grid, grid_costs, histograms};
 use crate::error::{Error, Result};
 
@@ -283,11 +285,13 @@ enum Source<'a> {
 }
 
 /// Decodes planes written with `coding` ([`encode_planes`] writes
-/// [`LatentCoding::SignContexts`]); every value must lie in `−max ..= max`.
+/// [`LatentCoding::SignContexts`]) into a file of container `version`; every value must
+/// lie in `−max ..= max`.
 ///
 /// # Errors
 /// [`Error::Corrupt`] or [`Error::Truncated`] for data that does not decode to such
-/// planes.
+/// planes (checked against the value count before anything is allocated for them, for
+/// the sign-context coding).
 pub fn decode_planes(
     data: &[u8],
     channels: usize,
@@ -295,6 +299,7 @@ pub fn decode_planes(
     w: usize,
     max: i32,
     coding: LatentCoding,
+    version: u8,
 ) -> Result<Vec<i32>> {
     let head_len = channels * HEADER;
     let head = data
@@ -302,22 +307,26 @@ pub fn decode_planes(
         .ok_or_else(|| Error::Truncated("latent context header".into()))?;
     let g = grid();
     let n = h * w;
-    let mut values = vec![0i32; channels * n];
     let body = &data[head_len..];
-    if values.is_empty() {
+    if channels * n == 0 {
         return if body.is_empty() {
-            Ok(values)
+            Ok(Vec::new())
         } else {
             Err(Error::Corrupt("data after empty latents".into()))
         };
     }
     let mut src = match coding {
         LatentCoding::Tables => Source::Tables(SequentialDecoder::new(&g.tables, body)?),
-        LatentCoding::SignContexts => Source::SignContexts(
-            BitReader::with_tables(body, &g.folded)?,
-            vec![AdaptiveBit::new(); SIGN_CONTEXTS],
-        ),
+        LatentCoding::SignContexts => {
+            // Every value codes at least its magnitude.
+            let least = (channels * n) as f64 * g.folded.least_bits();
+            Source::SignContexts(
+                binary_stream(body, Some(&g.folded), version, least)?,
+                vec![AdaptiveBit::new(); SIGN_CONTEXTS],
+            )
+        }
     };
+    let mut values = vec![0i32; channels * n];
     let mut acc = vec![0u32; n];
     let mut r = vec![0i32; n];
     for (ch, y) in values.chunks_exact_mut(n).enumerate() {

@@ -20,9 +20,10 @@
 //! Payload: the model's 8-byte id, per channel `mode u8, median i16 LE`, then one
 //! [`BitReader`] stream of all residuals, channel after channel.
 
-use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter, gamma_low_bits};
+use ncodec_entropy::{AdaptiveBit, BitReader, BitWriter, gamma_low_bits, least_decision_bits};
 use sha2::{Digest, Sha256};
 
+use crate::context::binary_stream;
 use crate::error::{Error, Result};
 use crate::families::walloc::latent_context::{
     SIGN_CONTEXTS, SIGN_SHIFTS, context, neighbours, sign_context,
@@ -524,12 +525,13 @@ pub fn encode_planes(
     Ok((out, estimate))
 }
 
-/// Decodes planes written by [`encode_planes`] with the same model; every value must
-/// lie in `−max ..= max`.
+/// Decodes planes written by [`encode_planes`] with the same model, from a file of
+/// container `version`; every value must lie in `−max ..= max`.
 ///
 /// # Errors
 /// [`Error::Unsupported`] if the payload names another context model;
-/// [`Error::Corrupt`] or [`Error::Truncated`] for data that does not decode.
+/// [`Error::Corrupt`] or [`Error::Truncated`] for data that does not decode (checked
+/// against the value count before anything is allocated for them).
 pub fn decode_planes(
     model: &LatentContextModel,
     data: &[u8],
@@ -537,6 +539,7 @@ pub fn decode_planes(
     h: usize,
     w: usize,
     max: i32,
+    version: u8,
 ) -> Result<Vec<i32>> {
     if channels != model.channels {
         return Err(Error::Corrupt(format!(
@@ -554,16 +557,18 @@ pub fn decode_planes(
         ));
     }
     let n = h * w;
-    let mut values = vec![0i32; channels * n];
     let body = &data[head_len..];
     if n == 0 {
         return if body.is_empty() {
-            Ok(values)
+            Ok(Vec::new())
         } else {
             Err(Error::Corrupt("data after empty latents".into()))
         };
     }
-    let mut input = BitReader::new(body)?;
+    // Every value codes at least its zero flag.
+    let least = (channels * n) as f64 * least_decision_bits();
+    let mut input = binary_stream(body, None, version, least)?;
+    let mut values = vec![0i32; channels * n];
     let mut models = model.models();
     let mut earlier: Vec<Vec<u32>> = Vec::with_capacity(channels);
     for (ch, y) in values.chunks_exact_mut(n).enumerate() {
@@ -804,6 +809,7 @@ pub fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::FORMAT_VERSION;
 
     /// Smooth planes with noise, correlated magnitudes across channels.
     fn sample(c: usize, h: usize, w: usize, seed: u32) -> Vec<i32> {
@@ -854,7 +860,10 @@ mod tests {
             let v = sample(3, h, w, 99);
             let (bytes, est) = encode_planes(&m, &v, 3, h, w).expect("encodes");
             assert!(est > 0.0);
-            assert_eq!(decode_planes(&m2, &bytes, 3, h, w, 64).expect("decodes"), v);
+            assert_eq!(
+                decode_planes(&m2, &bytes, 3, h, w, 64, FORMAT_VERSION).expect("decodes"),
+                v
+            );
         }
     }
 
@@ -884,14 +893,14 @@ mod tests {
         other.weights[0] += 1;
         let other = LatentContextModel::from_bytes(&other.to_bytes()).expect("parses");
         assert!(matches!(
-            decode_planes(&other, &bytes, 2, 8, 8, 64),
+            decode_planes(&other, &bytes, 2, 8, 8, 64, FORMAT_VERSION),
             Err(Error::Unsupported(_))
         ));
         // A cut header is an error; a cut stream may still decode (an rANS stream
         // ends in free decisions), within range. The container's CRC catches it.
         let head = ID_BYTES + 2 * CHANNEL_HEADER;
         for cut in 0..bytes.len() {
-            match decode_planes(&m, &bytes[..cut], 2, 8, 8, 64) {
+            match decode_planes(&m, &bytes[..cut], 2, 8, 8, 64, FORMAT_VERSION) {
                 Ok(d) => assert!(cut >= head && d.iter().all(|x| x.abs() <= 64), "cut {cut}"),
                 Err(e) => assert!(cut >= head || matches!(e, Error::Truncated(_)), "{e}"),
             }
@@ -900,7 +909,7 @@ mod tests {
             let mut b = bytes.clone();
             b[bit / 8] ^= 1 << (bit % 8);
             // Either a typed error or other planes within range: never a panic.
-            if let Ok(d) = decode_planes(&m, &b, 2, 8, 8, 64) {
+            if let Ok(d) = decode_planes(&m, &b, 2, 8, 8, 64, FORMAT_VERSION) {
                 assert!(d.iter().all(|x| x.abs() <= 64));
             }
         }

@@ -17,7 +17,9 @@
 //! [`WallocModel::latents_of_file`] and [`WallocModel::latents_tensor`].
 
 use image::RgbImage;
-use ncodec_entropy::{BitReader, BitWriter, CdfTables, decode as ent_decode, encode as ent_encode};
+use ncodec_entropy::{
+    BitWriter, CdfTables, decode as ent_decode, encode as ent_encode, least_decision_bits,
+};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::cpu::to_f32_vec as to_vec;
 use ncodec_models::export::factorized_tables;
@@ -38,8 +40,8 @@ use crate::codec::{
 };
 use crate::container::{Container, Header, Limits, Section};
 use crate::context::adaptive::ContextCoder;
-use crate::context::channel_indexes;
 use crate::context::planes::{add_residual, colour_transform, decode_residual, prune, quantise};
+use crate::context::{binary_stream, channel_indexes};
 use crate::error::{Error, Result};
 use crate::media::MediaKind;
 use crate::media::image::{Image, crop_to_rgb8, pad_replicate};
@@ -594,7 +596,8 @@ impl WallocModel {
             let step = step()?;
             let max = self.max_at(step);
             let dim = self.config.latent_dim;
-            let values = latent_learned::decode_planes(ctx, data, dim, lh, lw, max)?;
+            let values =
+                latent_learned::decode_planes(ctx, data, dim, lh, lw, max, c.header.version)?;
             (values, step)
         } else {
             let (data, step, coding) = if let Some(data) = c.find(b"LATS") {
@@ -612,7 +615,11 @@ impl WallocModel {
             };
             let max = self.max_at(step);
             let dim = self.config.latent_dim;
-            (decode_planes(data, dim, lh, lw, max, coding)?, step)
+            let version = c.header.version;
+            (
+                decode_planes(data, dim, lh, lw, max, coding, version)?,
+                step,
+            )
         };
         let l = Latents {
             channels: self.config.latent_dim,
@@ -653,11 +660,18 @@ impl WallocModel {
             return self.image_from_latents(&l, w, h);
         };
         let bands = self.config.wavelet_channels() / 3;
-        // Synthesis first: its activations are the peak of memory, and the residual's
-        // integers need not be alive then.
+        // The residual's stream is checked before synthesis (every value codes at least
+        // its zero flag), which then comes first: its activations are the peak of
+        // memory, and the residual's integers need not be alive then.
+        let resa = match resa {
+            Some(data) => {
+                let least = (3 * bands * l.height * l.width) as f64 * least_decision_bits();
+                Some(binary_stream(data, None, c.header.version, least)?)
+            }
+            None => None,
+        };
         let mut xw = self.synthesise(&l);
-        let q = if let Some(resa) = resa {
-            let mut input = BitReader::new(resa)?;
+        let q = if let Some(mut input) = resa {
             let q = ContextCoder::new().decode(&mut input, bands, l.height, l.width, None)?;
             input.finish()?;
             q

@@ -46,7 +46,7 @@
 //! group a `u32` little-endian length and that many bytes of [`crate::context::planes`] payload.
 
 use image::RgbImage;
-use ncodec_entropy::{BitReader, BitWriter};
+use ncodec_entropy::{BitWriter, least_decision_bits};
 use ncodec_models::burn::prelude::*;
 use ncodec_models::cpu::CpuNet;
 use ncodec_models::postfilter::{PostFilter, PostFilterConfig};
@@ -59,6 +59,7 @@ use crate::codec::{
 };
 use crate::container::{Container, Header, Section};
 use crate::context::adaptive::ContextCoder;
+use crate::context::binary_stream;
 use crate::context::planes::{
     colour_transform, decode_residual_with_prior, dequantise, prune_with_prior, quantise_with,
 };
@@ -655,7 +656,9 @@ impl WaveletCodec {
         let (pw, ph) = padded(w, h, levels);
         // `DWTA`: one stream for every group; `DWTQ`: a length and a payload per group.
         let mut stream = if adaptive {
-            let reader = BitReader::new(rest)?;
+            // Every coefficient codes at least its zero flag.
+            let least = 3.0 * (pw * ph) as f64 * least_decision_bits();
+            let reader = binary_stream(rest, None, c.header.version, least)?;
             rest = &[];
             Some((ContextCoder::new(), reader))
         } else {
