@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ncodec::codec::{Codec, Refinement};
+use ncodec::container::Limits;
 use ncodec::media::MediaKind;
 
 use crate::error::{Result, ctx};
@@ -106,5 +107,56 @@ impl OutputArgs {
     /// An existing derived output without `--force`.
     pub fn path(&self, input: &Path, extension: &str) -> Result<PathBuf> {
         crate::io::output_path(self.output.as_deref(), input, extension, self.force)
+    }
+}
+
+/// How large an input or a file's promised output may be.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Refuse images and video frames with more pixels than this (a plain count, or with
+    /// a k, M or G suffix: `--max-pixels 50M`), before decoding any of them.
+    #[arg(long, value_name = "N", default_value = "268435456", value_parser = parse_count)]
+    pub max_pixels: u64,
+}
+
+impl LimitArgs {
+    /// The container and media limits to use.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_pixels: self.max_pixels,
+            ..Limits::default()
+        }
+    }
+}
+
+/// A positive count, optionally with a decimal k, M or G suffix (`24M` = 24 000 000).
+fn parse_count(s: &str) -> std::result::Result<u64, String> {
+    let (digits, scale) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1_000),
+        Some((i, 'M')) => (&s[..i], 1_000_000),
+        Some((i, 'G')) => (&s[..i], 1_000_000_000),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("expected a positive count such as 50000000 or 50M, got {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_count;
+
+    #[test]
+    fn counts_take_suffixes_and_refuse_nonsense() {
+        assert_eq!(parse_count("24M"), Ok(24_000_000));
+        assert_eq!(parse_count("3k"), Ok(3_000));
+        assert_eq!(parse_count("1G"), Ok(1_000_000_000));
+        assert_eq!(parse_count("1234"), Ok(1234));
+        for bad in ["", "0", "M", "-5", "1.5M", "99999999999999999999G"] {
+            assert!(parse_count(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -48,9 +48,17 @@ pub fn ctx<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
 pub fn report(e: &dyn std::error::Error) -> String {
     let mut msg = format!("error: {e}");
     let mut src = e.source();
+    let mut pixels = false;
     while let Some(s) = src {
         msg.push_str(&format!("\n  caused by: {s}"));
+        pixels |= matches!(
+            s.downcast_ref::<ncodec::Error>(),
+            Some(ncodec::Error::LimitExceeded { what, .. }) if what.contains("pixels")
+        );
         src = s.source();
+    }
+    if pixels {
+        msg.push_str("\n  hint: --max-pixels N raises the limit, if the input is to be trusted");
     }
     msg
 }

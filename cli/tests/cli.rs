@@ -640,3 +640,32 @@ fn outputs_keep_links_fifos_and_neighbours() {
     assert!(!wrong.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--max-pixels` bounds what an input or a file may hold: above it, encode, decode and
+/// info refuse before decoding anything and say how to raise it; the default accepts.
+#[test]
+fn max_pixels_refuses_larger_inputs_and_files() {
+    let dir = tmpdir("max-pixels");
+    let png = fixture("metrics_a.png"); // 200 x 176 = 35,200 pixels
+    let ncx = dir.join("a.ncx");
+    for cmd in ["encode", "latents"] {
+        let err = run_fails(&[&cmd, &png, &"--max-pixels", &"35k", &"-o", &ncx]);
+        assert!(
+            err.contains("35200") && err.contains("--max-pixels"),
+            "{cmd}: {err}"
+        );
+        assert!(!ncx.exists());
+    }
+    run_ok(&[&"encode", &png, &"--max-pixels", &"35200", &"-o", &ncx]);
+    let png_out = dir.join("a.png");
+    let err = run_fails(&[&"decode", &ncx, &"--max-pixels", &"35199", &"-o", &png_out]);
+    assert!(err.contains("--max-pixels"), "{err}");
+    let err = run_fails(&[&"info", &ncx, &"--max-pixels", &"35199"]);
+    assert!(err.contains("--max-pixels"), "{err}");
+    assert!(!dir.join("a.png").exists());
+    decode_ok(&ncx, &dir.join("a.png"));
+    // A malformed count is a usage error (status 2, as clap gives).
+    let out = run(&[&"info", &ncx, &"--max-pixels", &"lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("positive count"));
+}

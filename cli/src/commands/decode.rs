@@ -6,12 +6,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use ncodec::codec::MediaSink;
-use ncodec::container::{Container, Limits};
+use ncodec::container::Container;
 use ncodec::media::MediaKind;
 use ncodec::media::audio::{AudioSink, WavFormat, WavSink};
 use ncodec::media::image::Image;
 
-use crate::args::{ModelArgs, OutputArgs};
+use crate::args::{LimitArgs, ModelArgs, OutputArgs};
 use crate::error::{CliError, Result, ctx};
 use crate::io::{OutputFile, is_std, is_stream, read_input, write_output};
 
@@ -27,6 +27,9 @@ pub struct DecodeArgs {
     /// Decode with a model exported by `ncodec train` from this folder.
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
+    /// Size limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// The image format an output path asks for (PNG for stdout, a device or a FIFO).
@@ -127,7 +130,7 @@ impl MediaSink for FileSink<'_> {
 /// the file's media, unwritable outputs, and an existing output named after the input
 /// without `--force`.
 pub fn run(a: DecodeArgs) -> Result<()> {
-    let limits = Limits::default();
+    let limits = a.limits.limits();
     let bytes = read_input(&a.input, limits.max_file_bytes)?;
     let name = a.input.display().to_string();
     let c = Container::from_bytes(&bytes, &limits).map_err(ctx(format!("cannot read {name}")))?;

@@ -8,7 +8,7 @@ use ncodec::media::MediaKind;
 use ncodec::media::audio::{AudioSource, MAX_STREAM_FRAMES, WavSource, is_wav};
 use ncodec::media::image::{ReadImage, read_image};
 
-use crate::args::{ModelArgs, OutputArgs, RefineArgs};
+use crate::args::{LimitArgs, ModelArgs, OutputArgs, RefineArgs};
 use crate::error::{Result, ctx};
 use crate::io::{file_head, is_std, read_input, write_output};
 
@@ -33,6 +33,9 @@ pub struct EncodeArgs {
     /// with grey) instead of refusing it.
     #[arg(long)]
     pub allow_truncated: bool,
+    /// Size limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Reads an input image within the pixel limit, upright (EXIF orientation applied), and
@@ -125,7 +128,7 @@ pub fn run(a: EncodeArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let limits = Limits::default();
+    let limits = a.limits.limits();
     let ReadImage {
         image: img,
         rotated,

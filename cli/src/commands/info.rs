@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ncodec::container::Limits;
 use ncodec::info::FileInfo;
 
+use crate::args::LimitArgs;
 use crate::error::{Result, ctx};
 use crate::io::read_input;
 
@@ -17,6 +17,9 @@ pub struct InfoArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Size limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Runs `ncodec info`.
@@ -24,7 +27,7 @@ pub struct InfoArgs {
 /// # Errors
 /// Unreadable or damaged files.
 pub fn run(a: InfoArgs) -> Result<()> {
-    let limits = Limits::default();
+    let limits = a.limits.limits();
     let bytes = read_input(&a.file, limits.max_file_bytes)?;
     let info = ncodec::info::file_info(&bytes, &limits)
         .map_err(ctx(format!("cannot read {}", a.file.display())))?;

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use ncodec::codec::{Input, LatentSource};
-use ncodec::container::{Container, Limits, MAGIC};
+use ncodec::container::{Container, MAGIC};
 use ncodec::media::MediaKind;
 use ncodec::media::audio::is_wav;
 
 use super::encode::{image_input, read_media, wav_source};
-use crate::args::{ModelArgs, OutputArgs};
+use crate::args::{LimitArgs, ModelArgs, OutputArgs};
 use crate::error::{CliError, Result, ctx};
 use crate::io::write_output;
 
@@ -33,6 +33,9 @@ pub struct LatentsArgs {
     /// --quality` would (default: the level with step 1).
     #[arg(long)]
     pub quality: Option<u8>,
+    /// Size limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Runs `ncodec latents`.
@@ -45,7 +48,7 @@ pub fn run(a: LatentsArgs) -> Result<()> {
     let output = a.output.path(&a.input, "npy")?;
     let default_for = |kind| move || Ok(ncodec::registry::default_with_latents(kind)?.id);
     let latents = if bytes.starts_with(&MAGIC) {
-        let c = Container::from_bytes(&bytes, &Limits::default())
+        let c = Container::from_bytes(&bytes, &a.limits.limits())
             .map_err(ctx(format!("cannot read {name}")))?;
         if a.quality.is_some() {
             return Err(CliError::new(
@@ -63,7 +66,7 @@ pub fn run(a: LatentsArgs) -> Result<()> {
             .latents(LatentSource::Input(Input::Audio(src.as_mut()), a.quality))
             .map(|l| (l, codec))
     } else {
-        let img = image_input(&bytes, &name, &Limits::default(), "encode", false)?.image;
+        let img = image_input(&bytes, &name, &a.limits.limits(), "encode", false)?.image;
         let codec = a.model.load_or(default_for(MediaKind::Image))?;
         codec
             .latents(LatentSource::Input(Input::Image(&img), a.quality))
