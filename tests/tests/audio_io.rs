@@ -236,3 +236,20 @@ fn wav_streams_match_whole_files() {
         assert!(matches!(err, Error::Io(_) | Error::Truncated(_)), "{err}");
     }
 }
+
+/// WAV files at rates outside 1 kHz to 768 kHz are refused as unsupported (a rate
+/// converter's memory grows with the ratio of its rates); the ends of the range read.
+#[test]
+fn sample_rates_outside_the_range_are_refused() {
+    for rate in [999, 768_001, 2_000_000] {
+        let bytes = write_wav(&clip(format(rate, 1, 16, false), 100)).unwrap();
+        match read_wav(&bytes, 1 << 20) {
+            Err(Error::Unsupported(e)) => assert!(e.contains("sample rate"), "{e}"),
+            other => panic!("{rate} Hz: {other:?}"),
+        }
+    }
+    for rate in [1_000, 768_000] {
+        let bytes = write_wav(&clip(format(rate, 1, 16, false), 100)).unwrap();
+        assert_eq!(read_wav(&bytes, 1 << 20).unwrap().format.sample_rate, rate);
+    }
+}

@@ -15,6 +15,7 @@
 //! [`Limits`] and against the bytes actually present before allocating.
 
 use crate::error::{Error, Result};
+use crate::media::audio::SAMPLE_RATES;
 use crate::media::{MediaInfo, MediaKind};
 
 /// The four magic bytes every `.ncx` file starts with (`\x89NCX`).
@@ -461,8 +462,17 @@ fn read_header(r: &mut Reader<'_>, limits: &Limits) -> Result<Header> {
                 f => return Err(Error::Corrupt(format!("float flag {f}"))),
             };
             let model_rate = r.u32("model rate")?;
-            if sample_rate == 0 || model_rate == 0 || channels == 0 || bits_per_sample == 0 {
+            if channels == 0 || bits_per_sample == 0 {
                 return Err(Error::Corrupt("audio descriptor has a zero field".into()));
+            }
+            for rate in [sample_rate, model_rate] {
+                if !SAMPLE_RATES.contains(&rate) {
+                    return Err(Error::Corrupt(format!(
+                        "sample rate {rate} Hz outside {}..={} Hz",
+                        SAMPLE_RATES.start(),
+                        SAMPLE_RATES.end()
+                    )));
+                }
             }
             check(frames, limits.max_audio_frames, "audio frames")?;
             MediaInfo::Audio {

@@ -24,6 +24,11 @@ pub struct WavFormat {
     pub float: bool,
 }
 
+/// The sample rates ncodec reads, writes and converts between, in Hz: a rate converter's
+/// work and memory grow with the ratio of its rates, so a file's rate is checked before
+/// one is built (the fuzzer found a file that said 4.29 GHz and took 1.4 GB).
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
 /// Most sample frames of a clip held in memory as a whole ([`read_wav`], and a
 /// decode into memory).
 pub const MAX_AUDIO_FRAMES: u64 = 1 << 26;
@@ -181,8 +186,13 @@ impl<R: std::io::Read> WavSource<R> {
                 )));
             }
         };
-        if spec.sample_rate == 0 {
-            return Err(Error::InvalidArgument("WAV sample rate is 0".into()));
+        if !SAMPLE_RATES.contains(&spec.sample_rate) {
+            return Err(Error::Unsupported(format!(
+                "WAV sample rate {} Hz (ncodec codes {} to {} Hz)",
+                spec.sample_rate,
+                SAMPLE_RATES.start(),
+                SAMPLE_RATES.end()
+            )));
         }
         let frames = u64::from(reader.duration());
         if frames > max_frames {

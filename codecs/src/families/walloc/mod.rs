@@ -41,7 +41,7 @@ use crate::codec::{
 use crate::container::{Container, Header, Limits, Section};
 use crate::context::adaptive::ContextCoder;
 use crate::context::planes::{add_residual, colour_transform, decode_residual, prune, quantise};
-use crate::context::{binary_stream, channel_indexes};
+use crate::context::{binary_stream, channel_indexes, legacy_room};
 use crate::error::{Error, Result};
 use crate::media::MediaKind;
 use crate::media::image::{Image, crop_to_rgb8, pad_replicate};
@@ -603,6 +603,7 @@ impl WallocModel {
             let (data, step, coding) = if let Some(data) = c.find(b"LATS") {
                 (data, step()?, LatentCoding::SignContexts)
             } else if let Some(data) = c.find(b"LATQ") {
+                legacy_room(b"LATQ", data.len(), (w * h) as u64)?;
                 (data, step()?, LatentCoding::Tables)
             } else {
                 if c.header.quality != 0 {
@@ -611,7 +612,9 @@ impl WallocModel {
                         c.header.quality
                     )));
                 }
-                (c.section(b"LATC")?, 1.0, LatentCoding::Tables)
+                let data = c.section(b"LATC")?;
+                legacy_room(b"LATC", data.len(), (w * h) as u64)?;
+                (data, 1.0, LatentCoding::Tables)
             };
             let max = self.max_at(step);
             let dim = self.config.latent_dim;
@@ -668,7 +671,11 @@ impl WallocModel {
                 let least = (3 * bands * l.height * l.width) as f64 * least_decision_bits();
                 Some(binary_stream(data, None, c.header.version, least)?)
             }
-            None => None,
+            None => {
+                let data = c.section(b"RESQ")?;
+                legacy_room(b"RESQ", data.len(), (w * h) as u64)?;
+                None
+            }
         };
         let mut xw = self.synthesise(&l);
         let q = if let Some(mut input) = resa {

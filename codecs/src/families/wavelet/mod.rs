@@ -59,10 +59,10 @@ use crate::codec::{
 };
 use crate::container::{Container, Header, Section};
 use crate::context::adaptive::ContextCoder;
-use crate::context::binary_stream;
 use crate::context::planes::{
     colour_transform, decode_residual_with_prior, dequantise, prune_with_prior, quantise_with,
 };
+use crate::context::{binary_stream, legacy_room};
 use crate::error::{Error, Result};
 use crate::media::MediaKind;
 use crate::media::image::{Image, centred_planes, crop_to_rgb8, pad_replicate, planes_to_rgb8};
@@ -646,7 +646,11 @@ impl WaveletCodec {
         let (w, h, step) = self.check_header(&c.header)?;
         let (data, adaptive) = match c.find(&TAG_ADAPTIVE) {
             Some(data) => (data, true),
-            None => (c.section(&TAG)?, false),
+            None => {
+                let data = c.section(&TAG)?;
+                legacy_room(&TAG, data.len(), (w * h) as u64)?;
+                (data, false)
+            }
         };
         let corrupt = |what: &str| Error::Corrupt(format!("{}: {what}", self.info.id));
         let (&levels, mut rest) = data.split_first().ok_or_else(|| corrupt("empty section"))?;
