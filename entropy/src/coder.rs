@@ -154,7 +154,7 @@ pub fn ensure_room(tables: &CdfTables, data: &[u8], counts: &[(u16, u64)]) -> Re
     for i in 0..k {
         words += word(1 + i)?;
     }
-    let least = least_bits(tables);
+    let least = tables.least_bits_each();
     let bits: f64 = counts
         .iter()
         .map(|&(i, n)| n as f64 * least[usize::from(i)])
@@ -188,19 +188,6 @@ pub fn ensure_stream_room(data: &[u8], least_bits: f64) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Per table, the least bits a symbol coded with it takes: the information of its most
-/// probable entry.
-pub(crate) fn least_bits(tables: &CdfTables) -> Vec<f64> {
-    (0..tables.len())
-        .map(|ti| {
-            let h = tables.heads[ti];
-            let cdf = &tables.cdf[h.start as usize..=(h.start + h.len) as usize];
-            let max = cdf.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
-            f64::from(PRECISION as u32) - f64::from(max.max(1)).log2()
-        })
-        .collect()
 }
 
 /// Encodes `v` with table `ti` (in range), and its escape payload if any, onto `ans`.
@@ -529,7 +516,7 @@ pub fn decode(tables: &CdfTables, data: &[u8], indexes: &[u16]) -> Result<Vec<i3
     // stream cannot (the encoder never writes one, see `encode_stream`), and a stream
     // shorter than half the least its symbols can cost cannot either (the half leaves
     // room for ANS's state and rounding).
-    let least = least_bits(tables);
+    let least = tables.least_bits_each();
     for (w, idx) in word_slices.iter().zip(indexes.chunks(chunk)) {
         if w.is_empty() && !idx.is_empty() {
             return Err(Error::Truncated("a stream ends before its symbols do"));

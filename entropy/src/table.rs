@@ -226,9 +226,22 @@ impl CdfTables {
     /// The fewest bits any symbol of any of these tables can cost: the information of the
     /// most probable entry of the most peaked table (for [`crate::ensure_stream_room`]).
     pub fn least_bits(&self) -> f64 {
-        crate::coder::least_bits(self)
+        self.least_bits_each()
             .into_iter()
             .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Per table, the information of its most probable entry: the least any of its
+    /// symbols can cost.
+    pub(crate) fn least_bits_each(&self) -> Vec<f64> {
+        (0..self.len())
+            .map(|ti| {
+                let h = self.heads[ti];
+                let cdf = &self.cdf[h.start as usize..=(h.start + h.len) as usize];
+                let max = cdf.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(1);
+                f64::from(PRECISION as u32) - f64::from(max.max(1)).log2()
+            })
+            .collect()
     }
 
     /// Freezes a list of tables.
