@@ -134,6 +134,10 @@ fn all_empty_legacy_sections_decode_only_when_small() {
         Err(ncodec::Error::Truncated(e)) => assert!(e.contains("DWTQ"), "{e}"),
         other => panic!("{other:?}"),
     }
-    let small = codec.decode_to_memory(&file(64, 48)).unwrap().into_image().unwrap();
+    let small = codec
+        .decode_to_memory(&file(64, 48))
+        .unwrap()
+        .into_image()
+        .unwrap();
     assert_eq!(small.pixels.dimensions(), (64, 48));
 }

@@ -23,26 +23,26 @@ fn planes(c: usize, h: usize, w: usize, max: i32, seed: u64) -> Vec<i32> {
         .collect()
 }
 
+/// [`decode_planes`] of the sign-context coding in a current file.
+fn decode(bytes: &[u8], c: usize, h: usize, w: usize, max: i32) -> ncodec::Result<Vec<i32>> {
+    decode_planes(
+        bytes,
+        c,
+        h,
+        w,
+        max,
+        LatentCoding::SignContexts,
+        FORMAT_VERSION,
+    )
+}
+
 #[test]
 fn round_trips_at_any_size() {
     for (c, h, w) in [(1, 1, 1), (3, 1, 17), (2, 9, 1), (12, 8, 12), (4, 33, 29)] {
         let v = planes(c, h, w, 127, 7);
         let (bytes, est) = encode_planes(&v, c, h, w).unwrap();
         assert!(est >= 0.0);
-        assert_eq!(
-            decode_planes(
-                &bytes,
-                c,
-                h,
-                w,
-                127,
-                LatentCoding::SignContexts,
-                FORMAT_VERSION
-            )
-            .unwrap(),
-            v,
-            "{c}×{h}×{w}"
-        );
+        assert_eq!(decode(&bytes, c, h, w, 127).unwrap(), v, "{c}×{h}×{w}");
     }
     // Extremes and jumps between them, which go through the tables' escapes.
     let (c, h, w) = (2, 10, 10);
@@ -50,30 +50,10 @@ fn round_trips_at_any_size() {
         .map(|k| if (k * 7919) % 3 == 0 { 32767 } else { -32767 })
         .collect();
     let (bytes, _) = encode_planes(&v, c, h, w).unwrap();
-    assert_eq!(
-        decode_planes(
-            &bytes,
-            c,
-            h,
-            w,
-            32767,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        )
-        .unwrap(),
-        v
-    );
+    assert_eq!(decode(&bytes, c, h, w, 32767).unwrap(), v);
     // A decoder with a smaller range refuses them.
     assert!(matches!(
-        decode_planes(
-            &bytes,
-            c,
-            h,
-            w,
-            127,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        ),
+        decode(&bytes, c, h, w, 127),
         Err(Error::Corrupt(_))
     ));
 }
@@ -105,49 +85,19 @@ fn damaged_data_gives_errors() {
     let (c, h, w) = (3, 16, 16);
     let v = planes(c, h, w, 127, 11);
     let (bytes, _) = encode_planes(&v, c, h, w).unwrap();
-    assert!(
-        decode_planes(
-            &bytes[..10],
-            c,
-            h,
-            w,
-            127,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        )
-        .is_err()
-    );
-    assert!(
-        decode_planes(
-            &bytes[..bytes.len() - 4],
-            c,
-            h,
-            w,
-            127,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        )
-        .is_err()
-    );
+    assert!(decode(&bytes[..10], c, h, w, 127).is_err());
+    assert!(decode(&bytes[..bytes.len() - 4], c, h, w, 127).is_err());
     let mut bad_mode = bytes.clone();
     bad_mode[0] = 9;
     assert!(matches!(
-        decode_planes(
-            &bad_mode,
-            c,
-            h,
-            w,
-            127,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        ),
+        decode(&bad_mode, c, h, w, 127),
         Err(Error::Corrupt(_))
     ));
     // Flipped bits anywhere: an error or other values, never a panic.
     for k in 0..bytes.len() {
         let mut b = bytes.clone();
         b[k] ^= 0x40;
-        let _ = decode_planes(&b, c, h, w, 127, LatentCoding::SignContexts, FORMAT_VERSION);
+        let _ = decode(&b, c, h, w, 127);
     }
     assert!(matches!(
         encode_planes(&v[1..], c, h, w),
@@ -179,19 +129,7 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
         })
         .collect();
     let (bytes, est) = encode_planes(&v, c, h, w).unwrap();
-    assert_eq!(
-        decode_planes(
-            &bytes,
-            c,
-            h,
-            w,
-            127,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        )
-        .unwrap(),
-        v
-    );
+    assert_eq!(decode(&bytes, c, h, w, 127).unwrap(), v);
     let header = 3 + ncodec::families::walloc::latent_context::BUCKETS;
     assert!(bytes[0] <= 1, "the first channel has no earlier ones");
     for ch in 1..c {
@@ -213,16 +151,5 @@ fn channels_with_shared_texture_use_the_cross_channel_modes() {
     // Modes beyond 3 are corrupt.
     let mut bad = bytes.clone();
     bad[header] = 4;
-    assert!(matches!(
-        decode_planes(
-            &bad,
-            c,
-            h,
-            w,
-            127,
-            LatentCoding::SignContexts,
-            FORMAT_VERSION
-        ),
-        Err(Error::Corrupt(_))
-    ));
+    assert!(matches!(decode(&bad, c, h, w, 127), Err(Error::Corrupt(_))));
 }

@@ -1,0 +1,6 @@
+//! Decodes arbitrary bytes as a whole file of a shipped hyperprior model, as
+//! `ncodec decode` does: must never panic, and a decode that succeeds must give the size
+//! the header promised.
+#![no_main]
+
+ncodec_fuzz::whole_file_target!(hyperprior, Image, Decode);
