@@ -467,6 +467,16 @@ fn conv_s1_rows(
             }
             ox += LANES;
         }
+        // The inner columns left over: one more strip that ends at `inner1`, overlapping
+        // the one before (an output's value does not depend on the strip it is in).
+        if ox < inner1 && inner1 - inner0 >= LANES {
+            let at = inner1 - LANES;
+            let acc = strip(x, wt, *bias, &rows, (ci_n, k, p), at, simd);
+            for (c, a) in acc.iter().enumerate().take(layout.keep) {
+                put(oy, at, c, a);
+            }
+            ox = inner1;
+        }
         for ox in (0..inner0).chain(ox..wo) {
             let mut acc = *bias;
             for ci in 0..ci_n {

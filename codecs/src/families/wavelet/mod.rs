@@ -256,9 +256,10 @@ struct Filter {
     net: CpuNet,
 }
 
-/// Side of the square tiles the post-filter runs on (plus its reach on every side), so
-/// that memory stays bounded for any image size.
-const FILTER_TILE: usize = 256;
+/// Width and height of the tiles the post-filter runs on (plus its reach on every side),
+/// so that memory stays bounded for any image size. Wide tiles: the kernel's first and
+/// last columns of each row (where taps fall outside) are computed one output at a time.
+const FILTER_TILE: (usize, usize) = (1024, 256);
 
 impl Filter {
     /// Filters a decoded image tile by tile; each tile sees `reach` pixels of context on
@@ -267,10 +268,11 @@ impl Filter {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let r = self.config.reach();
         let mut out = img.clone();
-        for ty in (0..h).step_by(FILTER_TILE) {
-            for tx in (0..w).step_by(FILTER_TILE) {
+        let (tile_w, tile_h) = FILTER_TILE;
+        for ty in (0..h).step_by(tile_h) {
+            for tx in (0..w).step_by(tile_w) {
                 let (x0, y0) = (tx.saturating_sub(r), ty.saturating_sub(r));
-                let (x1, y1) = ((tx + FILTER_TILE + r).min(w), (ty + FILTER_TILE + r).min(h));
+                let (x1, y1) = ((tx + tile_w + r).min(w), (ty + tile_h + r).min(h));
                 let (cw, ch) = (x1 - x0, y1 - y0);
                 let crop =
                     image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw as u32, ch as u32)
@@ -283,7 +285,7 @@ impl Filter {
                     f64::from(step),
                 );
                 let filtered = planes_to_rgb8(&y, cw, ch);
-                let (tw, th) = (FILTER_TILE.min(w - tx), FILTER_TILE.min(h - ty));
+                let (tw, th) = (tile_w.min(w - tx), tile_h.min(h - ty));
                 let inner = image::imageops::crop_imm(
                     &filtered,
                     (tx - x0) as u32,
