@@ -92,7 +92,8 @@ impl RefineArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct OutputArgs {
     /// Output file (`-` writes stdout; default: the input's name with the output's
-    /// extension, or stdout when the input is stdin).
+    /// extension, or stdout when the input is stdin); for `encode` and `decode` of a
+    /// folder, the output folder.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Overwrite the output named after the input if it exists.

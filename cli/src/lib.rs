@@ -1,5 +1,6 @@
 //! The `ncodec` command line as a library: one module per command
-//! ([`commands`]), the argument groups they share ([`args`]), input and output handling
+//! ([`commands`]), the argument groups they share ([`args`]), folders in one command
+//! ([`batch`]), input and output handling
 //! ([`io`]), progress display ([`progress`]) and the error type that prints a cause
 //! chain ([`error`]). `main.rs` only parses the command line and dispatches.
 //!
@@ -7,6 +8,7 @@
 //! (`ncodec::codec::Codec`), whatever the model's family.
 
 pub mod args;
+pub mod batch;
 pub mod commands;
 pub mod error;
 pub mod io;

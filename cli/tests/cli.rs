@@ -669,3 +669,230 @@ fn max_pixels_refuses_larger_inputs_and_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("positive count"));
 }
+
+/// A folder of inputs for the batch tests: `n` copies of the test photo (every third in
+/// `sub/`), the speech clip, a truncated PNG, a text file and a hidden photo.
+fn batch_inputs(tag: &str, n: usize) -> std::path::PathBuf {
+    let dir = tmpdir(tag);
+    let _ = std::fs::remove_dir_all(&dir);
+    let input = dir.join("in");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    std::fs::create_dir_all(input.join(".hidden")).unwrap();
+    let photo = std::fs::read(fixture("metrics_a.png")).unwrap();
+    for i in 0..n {
+        let sub = if i % 3 == 2 { "sub/" } else { "" };
+        std::fs::write(input.join(format!("{sub}photo{i}.png")), &photo).unwrap();
+    }
+    std::fs::copy(
+        fixture("speech_ljspeech_LJ001-0027_0.5-2.0s.wav"),
+        input.join("sub/speech.wav"),
+    )
+    .unwrap();
+    std::fs::write(input.join("sub/broken.png"), &photo[..400]).unwrap();
+    std::fs::write(input.join("notes.txt"), "not media").unwrap();
+    std::fs::write(input.join(".hidden/photo.png"), &photo).unwrap();
+    dir
+}
+
+/// The manifest's lines as JSON, sorted by input.
+fn manifest(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|v| v["input"].as_str().unwrap().to_owned());
+    lines
+}
+
+/// The statuses of a manifest's lines, by the input's file name.
+fn statuses(lines: &[serde_json::Value]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .map(|v| {
+            let input = std::path::PathBuf::from(v["input"].as_str().unwrap());
+            (
+                input.file_name().unwrap().to_string_lossy().into_owned(),
+                v["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_folder_is_encoded_to_a_mirrored_tree_and_a_rerun_resumes() {
+    let dir = batch_inputs("batch", 3);
+    let (input, out) = (dir.join("in"), dir.join("out"));
+    // One bad file fails the batch but not the other files.
+    let err = run_fails(&[&"encode", &input, &"-o", &out, &"-j", &"2"]);
+    assert!(err.contains("1 of 5 files failed"), "{err}");
+    assert!(err.contains("failed: sub/broken.png"), "{err}");
+    for f in [
+        "photo0.ncx",
+        "photo1.ncx",
+        "sub/photo2.ncx",
+        "sub/speech.ncx",
+    ] {
+        let info = run_ok(&[&"info", &"--json", &out.join(f)]);
+        let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert!(v["file_bytes"].as_u64().unwrap() > 0, "{f}");
+    }
+    assert!(!out.join("notes.ncx").exists() && !out.join(".hidden").exists());
+    let lines = manifest(&out.join("manifest.jsonl"));
+    let want = |s: &str| {
+        vec![
+            ("photo0.png".into(), s.into()),
+            ("photo1.png".into(), s.into()),
+            ("broken.png".into(), "failed".into()),
+            ("photo2.png".into(), s.into()),
+            ("speech.wav".into(), s.into()),
+        ]
+    };
+    assert_eq!(statuses(&lines), want("done"));
+    let photo = &lines[0];
+    assert_eq!(photo["model"], "dwt97s-pf-r2");
+    let bytes = std::fs::metadata(out.join("photo0.ncx")).unwrap().len();
+    assert_eq!(photo["ncx_bytes"], bytes);
+    assert!((photo["bpp"].as_f64().unwrap() - bytes as f64 * 8.0 / (200.0 * 176.0)).abs() < 1e-9);
+    assert!(lines[4]["kbit_s"].as_f64().unwrap() > 0.0);
+    assert!(lines[2]["error"].as_str().unwrap().contains("broken.png"));
+
+    // A rerun skips what is complete, and tries the bad file again.
+    let before = std::fs::read(out.join("photo1.ncx")).unwrap();
+    run_fails(&[&"encode", &input, &"-o", &out]);
+    assert_eq!(
+        statuses(&manifest(&out.join("manifest.jsonl"))),
+        want("skipped")
+    );
+    assert_eq!(std::fs::read(out.join("photo1.ncx")).unwrap(), before);
+    // Another quality does not take the old files for its own.
+    let err = run_fails(&[&"encode", &input, &"-o", &out, &"-q", &"3"]);
+    assert!(err.contains("--force replaces it"), "{err}");
+
+    // The decoded tree, and its resumption.
+    std::fs::remove_file(input.join("sub/broken.png")).unwrap();
+    let dec = dir.join("dec");
+    run_ok(&[&"decode", &out, &"-o", &dec]);
+    let img = image::open(dec.join("sub/photo2.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 176));
+    assert!(dec.join("sub/speech.wav").exists());
+    run_ok(&[&"decode", &out, &"-o", &dec]);
+    let lines = manifest(&dec.join("manifest.jsonl"));
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|v| v["status"] == "skipped"), "{lines:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shards_of_a_folder_cover_every_file_once() {
+    let dir = batch_inputs("shards", 9);
+    let input = dir.join("in");
+    std::fs::remove_file(input.join("sub/broken.png")).unwrap();
+    let mut seen = Vec::new();
+    for k in 0..3 {
+        let out = dir.join(format!("out{k}"));
+        run_ok(&[
+            &"encode",
+            &input,
+            &"-o",
+            &out,
+            &"--shard",
+            &format!("{k}/3"),
+        ]);
+        let lines = manifest(&out.join(format!("manifest.{k}-of-3.jsonl")));
+        assert!(lines.iter().all(|v| v["status"] == "done"));
+        seen.extend(
+            lines
+                .iter()
+                .map(|v| v["input"].as_str().unwrap().to_owned()),
+        );
+    }
+    seen.sort();
+    let mut want: Vec<String> = (0..9)
+        .map(|i| {
+            let sub = if i % 3 == 2 { "sub/" } else { "" };
+            input
+                .join(format!("{sub}photo{i}.png"))
+                .display()
+                .to_string()
+        })
+        .chain([input.join("sub/speech.wav").display().to_string()])
+        .collect();
+    want.sort();
+    assert_eq!(seen, want);
+    // A usage error, as clap reports them: status 2.
+    let bad = run(&[&"encode", &input, &"-o", &dir.join("x"), &"--shard", &"3/3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("K/N"), "{err}");
+    let err = run_fails(&[
+        &"encode",
+        &fixture("metrics_a.png"),
+        &"-o",
+        &dir.join("a.ncx"),
+        &"--jobs",
+        &"2",
+    ]);
+    assert!(err.contains("folder input"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_killed_batch_leaves_only_complete_files_and_resumes() {
+    let dir = batch_inputs("killed", 24);
+    let input = dir.join("in");
+    std::fs::remove_file(input.join("sub/broken.png")).unwrap();
+    let out = dir.join("out");
+    let mut child = ncodec()
+        .args([
+            std::ffi::OsStr::new("encode"),
+            input.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "-j".as_ref(),
+            "1".as_ref(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a few files are done (if it has not finished by then).
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs() < 60 {
+        let done =
+            std::fs::read_to_string(out.join("manifest.jsonl")).map_or(0, |t| t.lines().count());
+        if done >= 3 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    // Every .ncx there is complete.
+    let mut complete = 0;
+    for entry in walk(&out) {
+        if entry.extension().is_some_and(|e| e == "ncx") {
+            run_ok(&[&"info", &entry]);
+            complete += 1;
+        }
+    }
+    run_ok(&[&"encode", &input, &"-o", &out]);
+    let lines = manifest(&out.join("manifest.jsonl"));
+    assert_eq!(lines.len(), 25);
+    let skipped = lines.iter().filter(|v| v["status"] == "skipped").count();
+    assert_eq!(skipped, complete, "{lines:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -6,12 +6,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use ncodec::codec::MediaSink;
-use ncodec::container::Container;
-use ncodec::media::MediaKind;
-use ncodec::media::audio::{AudioSink, WavFormat, WavSink};
+use ncodec::container::{Container, Header, MAGIC};
+use ncodec::media::audio::{
+    AudioSink, AudioSource, MAX_STREAM_FRAMES, WavFormat, WavSink, WavSource,
+};
 use ncodec::media::image::Image;
+use ncodec::media::{MediaInfo, MediaKind};
 
 use crate::args::{LimitArgs, ModelArgs, OutputArgs};
+use crate::batch::{BatchArgs, Outcome};
 use crate::error::{CliError, Result, ctx};
 use crate::io::{OutputFile, is_std, is_stream, read_input, write_output};
 
@@ -19,7 +22,9 @@ use crate::io::{OutputFile, is_std, is_stream, read_input, write_output};
 /// written as WAV in its original rate and sample format.
 #[derive(Debug, clap::Args)]
 pub struct DecodeArgs {
-    /// Input .ncx file (`-` reads stdin).
+    /// Input .ncx file (`-` reads stdin), or a folder: every .ncx file under it is decoded
+    /// to the same path under the output folder (`-o DIR`, default the folder itself) as
+    /// .png or .wav; outputs already there are skipped (a rerun resumes).
     pub input: PathBuf,
     /// Where the output goes.
     #[command(flatten)]
@@ -30,6 +35,9 @@ pub struct DecodeArgs {
     /// Size limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Folder inputs.
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 /// The image format an output path asks for (PNG for stdout, a device or a FIFO).
@@ -123,16 +131,47 @@ impl MediaSink for FileSink<'_> {
     }
 }
 
-/// Runs `ncodec decode`.
+/// Runs `ncodec decode`: one file, or every `.ncx` file under a folder.
 ///
 /// # Errors
 /// Unreadable or damaged files, unknown models, an output whose extension does not fit
 /// the file's media, unwritable outputs, and an existing output named after the input
-/// without `--force`.
+/// without `--force`; for a folder, the files that failed.
 pub fn run(a: DecodeArgs) -> Result<()> {
+    if a.input.is_dir() {
+        return decode_folder(&a);
+    }
+    a.batch.refuse()?;
+    decode_file(&a, &a.input, |ext, _| {
+        a.output.path(&a.input, ext).map(Target::Write)
+    })
+    .map(|_| ())
+}
+
+/// Where a decode goes.
+#[derive(Debug)]
+pub enum Target {
+    /// Decode into this output.
+    Write(PathBuf),
+    /// This output is already the file's complete decode (a resumed batch).
+    Skip(PathBuf),
+}
+
+/// Decodes `input` into the target that `target` chooses from the extension of the
+/// file's media (`png`, `wav`) and its header.
+///
+/// # Errors
+/// As [`run`] for one file.
+pub fn decode_file(
+    a: &DecodeArgs,
+    input: &Path,
+    target: impl FnOnce(&str, &Header) -> Result<Target>,
+) -> Result<Outcome> {
     let limits = a.limits.limits();
-    let bytes = read_input(&a.input, limits.max_file_bytes)?;
-    let name = a.input.display().to_string();
+    let bytes = read_input(input, limits.max_file_bytes)?;
+    let name = input.display().to_string();
+    let info =
+        ncodec::info::file_info(&bytes, &limits).map_err(ctx(format!("cannot read {name}")))?;
     let c = Container::from_bytes(&bytes, &limits).map_err(ctx(format!("cannot read {name}")))?;
     let kind = c.header.media.kind();
     let extension = match kind {
@@ -140,7 +179,23 @@ pub fn run(a: DecodeArgs) -> Result<()> {
         MediaKind::Video => "y4m",
         MediaKind::Image => "png",
     };
-    let output = a.output.path(&a.input, extension)?;
+    let mut outcome = Outcome {
+        output: PathBuf::new(),
+        skipped: false,
+        ncx_bytes: info.file_bytes,
+        bpp: info.bits_per_pixel,
+        kbit_s: info.kbps,
+        model: c.header.model_id.clone(),
+        quality: c.header.quality,
+    };
+    let output = match target(extension, &c.header)? {
+        Target::Write(p) => p,
+        Target::Skip(p) => {
+            outcome.output = p;
+            outcome.skipped = true;
+            return Ok(outcome);
+        }
+    };
     // The output must name a format of the file's media, checked before decoding.
     let format = match kind {
         MediaKind::Image => image_format(&output)?,
@@ -160,7 +215,7 @@ pub fn run(a: DecodeArgs) -> Result<()> {
     };
     let models = ModelArgs {
         model: None,
-        model_dir: a.model_dir,
+        model_dir: a.model_dir.clone(),
     };
     let codec = models.load_for_file(&c.header.model_id, &name)?;
     // Audio streams into the output file when it can seek (a regular file), else into
@@ -191,17 +246,81 @@ pub fn run(a: DecodeArgs) -> Result<()> {
     decoded.map_err(ctx(format!("cannot decode {name}")))?;
     let buffered = memory.into_inner();
     match (image, file) {
-        (Some(img), _) => write_output(&output, &img),
+        (Some(img), _) => write_output(&output, &img)?,
         (None, Some(mut f)) => {
             if !f.is_regular() {
                 f.file()
                     .write_all(&buffered)
                     .map_err(ctx(format!("cannot write {}", output.display())))?;
             }
-            f.commit()
+            f.commit()?;
         }
-        (None, None) => write_output(&output, &buffered),
+        (None, None) => write_output(&output, &buffered)?,
     }
+    outcome.output = output;
+    Ok(outcome)
+}
+
+/// Whether `output` is already the complete decode of a file with header `h`: an image
+/// of its size, or a WAV file of its length.
+fn already_decoded(output: &Path, h: &Header) -> bool {
+    match h.media {
+        MediaInfo::Image { width, height, .. } => {
+            image::image_dimensions(output).is_ok_and(|d| d == (width, height))
+        }
+        MediaInfo::Audio { frames, .. } => std::fs::File::open(output)
+            .ok()
+            .and_then(|f| WavSource::new(std::io::BufReader::new(f), MAX_STREAM_FRAMES).ok())
+            .is_some_and(|w| w.frames() == frames),
+        MediaInfo::Video { .. } => false,
+    }
+}
+
+/// `ncodec decode DIR`: every `.ncx` file under `DIR` to the same relative path under the
+/// output folder (`-o`, else `DIR`), as `.png` or `.wav`.
+fn decode_folder(a: &DecodeArgs) -> Result<()> {
+    let root = &a.input;
+    let out_root = a.output.output.clone().unwrap_or_else(|| root.clone());
+    if is_std(&out_root) || out_root.is_file() {
+        return Err(CliError::new(
+            format!(
+                "cannot write the files of {} to {}",
+                root.display(),
+                out_root.display()
+            ),
+            "a folder input needs an output folder (-o DIR)",
+        ));
+    }
+    let mut jobs = crate::batch::find(root, &out_root, |head| head.starts_with(&MAGIC))?;
+    if let Some(s) = a.batch.shard {
+        jobs.retain(|j| s.holds(&j.rel));
+    }
+    crate::batch::run(
+        &jobs,
+        &a.batch,
+        &out_root,
+        "decoded",
+        || (),
+        |(), job| {
+            decode_file(a, &job.input, |ext, header| {
+                let output = out_root.join(&job.rel).with_extension(ext);
+                if let Some(dir) = output.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(ctx(format!("cannot create {}", dir.display())))?;
+                }
+                if !output.exists() || a.output.force {
+                    return Ok(Target::Write(output));
+                }
+                if already_decoded(&output, header) {
+                    return Ok(Target::Skip(output));
+                }
+                Err(CliError::new(
+                    format!("{} already exists", output.display()),
+                    "it is not this file's decode: --force replaces it",
+                ))
+            })
+        },
+    )
 }
 
 impl std::fmt::Debug for FileSink<'_> {
