@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what ncodec needs from Debian (a C/C++ compiler for libFuzzer and -sys crates)
-# and checks the Rust toolchain. Safe to run repeatedly.
+# Installs what ncodec needs from Debian (a C/C++ compiler for libFuzzer and -sys crates,
+# Python 3 with venv for the Python package) and checks the Rust toolchain. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -8,6 +8,9 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v c++ >/dev/null || need+=(g++)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v curl >/dev/null || need+=(curl ca-certificates)
+# The Python package (python/): a virtual environment with pip.
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
