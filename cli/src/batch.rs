@@ -169,6 +169,36 @@ pub fn find(root: &Path, exclude: &Path, accept: impl Fn(&[u8]) -> bool) -> Resu
     Ok(jobs)
 }
 
+/// The output folder and the files of a folder input `root`: `output` (`-o`) or `root`
+/// itself, and the files under `root` that `accept` takes (see [`find`]), only those of
+/// `args.shard` when given.
+///
+/// # Errors
+/// An output that is standard output or a file, and the errors of [`find`].
+pub fn plan(
+    root: &Path,
+    output: Option<&Path>,
+    args: &BatchArgs,
+    accept: impl Fn(&[u8]) -> bool,
+) -> Result<(PathBuf, Vec<Job>)> {
+    let out_root = output.unwrap_or(root).to_path_buf();
+    if crate::io::is_std(&out_root) || out_root.is_file() {
+        return Err(CliError::new(
+            format!(
+                "cannot write the files of {} to {}",
+                root.display(),
+                out_root.display()
+            ),
+            "a folder input needs an output folder (-o DIR)",
+        ));
+    }
+    let mut jobs = find(root, &out_root, accept)?;
+    if let Some(s) = args.shard {
+        jobs.retain(|j| s.holds(&j.rel));
+    }
+    Ok((out_root, jobs))
+}
+
 /// What coding one file gave.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {

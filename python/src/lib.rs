@@ -102,6 +102,14 @@ impl Media {
             Self::Audio(_) => MediaKind::Audio,
         }
     }
+
+    /// Runs `f` with the media as a codec's input.
+    fn with_input<T>(&self, f: impl FnOnce(Input<'_>) -> T) -> T {
+        match self {
+            Self::Image(img) => f(Input::Image(img)),
+            Self::Audio(a) => f(Input::Audio(&mut MemorySource::new(a))),
+        }
+    }
 }
 
 /// Reads an image (`uint8`, `H×W` or `H×W×C` with C = 1, 3 or 4) or, with `sample_rate`,
@@ -213,8 +221,9 @@ fn media_of(array: &Bound<'_, PyAny>, sample_rate: Option<u32>) -> PyResult<Medi
 ///
 /// Images are `uint8` arrays of `H×W` (grey) or `H×W×C` (C = 1, 3 or 4; 4 must be
 /// opaque); audio is `float32` `[samples]` or `[channels, samples]` in [-1, 1] with its
-/// `sample_rate` (or `int16`, as a 16-bit WAV file holds it). `model` is a shipped model id (`models()`), by default the medium's
-/// default model; `quality` a level of it, by default its default level.
+/// `sample_rate` (or `int16`, as a 16-bit WAV file holds it). `model` is a shipped model
+/// id (`models()`), by default the medium's default model; `quality` a level of it, by
+/// default its default level.
 #[pyfunction]
 #[pyo3(signature = (array, model=None, quality=None, sample_rate=None))]
 fn encode<'py>(
@@ -231,13 +240,7 @@ fn encode<'py>(
                 let id = model_for(model, media.kind())?;
                 let mut options = EncodeOptions::new();
                 options.quality = quality;
-                with_codec(&id, |codec| match &media {
-                    Media::Image(img) => codec.encode(Input::Image(img), &options),
-                    Media::Audio(a) => {
-                        let mut src = MemorySource::new(a);
-                        codec.encode(Input::Audio(&mut src), &options)
-                    }
-                })
+                with_codec(&id, |codec| media.with_input(|i| codec.encode(i, &options)))
             })
         })?
         .map_err(py_err)?
@@ -340,14 +343,8 @@ fn latents<'py>(
         py.detach(|| {
             in_pool(|| {
                 let id = model_for(model, media.kind())?;
-                with_codec(&id, |codec| match &media {
-                    Media::Image(img) => {
-                        codec.latents(LatentSource::Input(Input::Image(img), quality))
-                    }
-                    Media::Audio(a) => {
-                        let mut src = MemorySource::new(a);
-                        codec.latents(LatentSource::Input(Input::Audio(&mut src), quality))
-                    }
+                with_codec(&id, |codec| {
+                    media.with_input(|i| codec.latents(LatentSource::Input(i, quality)))
                 })
             })
         })?

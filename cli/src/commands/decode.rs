@@ -279,22 +279,10 @@ fn already_decoded(output: &Path, h: &Header) -> bool {
 /// `ncodec decode DIR`: every `.ncx` file under `DIR` to the same relative path under the
 /// output folder (`-o`, else `DIR`), as `.png` or `.wav`.
 fn decode_folder(a: &DecodeArgs) -> Result<()> {
-    let root = &a.input;
-    let out_root = a.output.output.clone().unwrap_or_else(|| root.clone());
-    if is_std(&out_root) || out_root.is_file() {
-        return Err(CliError::new(
-            format!(
-                "cannot write the files of {} to {}",
-                root.display(),
-                out_root.display()
-            ),
-            "a folder input needs an output folder (-o DIR)",
-        ));
-    }
-    let mut jobs = crate::batch::find(root, &out_root, |head| head.starts_with(&MAGIC))?;
-    if let Some(s) = a.batch.shard {
-        jobs.retain(|j| s.holds(&j.rel));
-    }
+    let (out_root, jobs) =
+        crate::batch::plan(&a.input, a.output.output.as_deref(), &a.batch, |head| {
+            head.starts_with(&MAGIC)
+        })?;
     crate::batch::run(
         &jobs,
         &a.batch,

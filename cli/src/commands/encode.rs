@@ -284,22 +284,8 @@ fn already_there(
 /// `ncodec encode DIR`: every image and WAV file under `DIR` to the same relative path
 /// under the output folder (`-o`, else `DIR`), with the extension `.ncx`.
 fn encode_folder(a: &EncodeArgs) -> Result<()> {
-    let root = &a.input;
-    let out_root = a.output.output.clone().unwrap_or_else(|| root.clone());
-    if is_std(&out_root) || out_root.is_file() {
-        return Err(CliError::new(
-            format!(
-                "cannot write the files of {} to {}",
-                root.display(),
-                out_root.display()
-            ),
-            "a folder input needs an output folder (-o DIR)",
-        ));
-    }
-    let mut jobs = crate::batch::find(root, &out_root, is_media)?;
-    if let Some(s) = a.batch.shard {
-        jobs.retain(|j| s.holds(&j.rel));
-    }
+    let (out_root, jobs) =
+        crate::batch::plan(&a.input, a.output.output.as_deref(), &a.batch, is_media)?;
     // Inputs that differ only by extension (a.png, a.jpg) would share an output: the
     // first in order keeps it, the others fail.
     let mut claimed: HashMap<PathBuf, PathBuf> = HashMap::new();
