@@ -879,7 +879,10 @@ fn a_killed_batch_leaves_only_complete_files_and_resumes() {
     let lines = manifest(&out.join("manifest.jsonl"));
     assert_eq!(lines.len(), 49);
     // It was killed on the way (48 photos one at a time take far longer than a few).
-    assert!((3..49).contains(&complete), "{complete} complete when killed");
+    assert!(
+        (3..49).contains(&complete),
+        "{complete} complete when killed"
+    );
     let skipped = lines.iter().filter(|v| v["status"] == "skipped").count();
     assert_eq!(skipped, complete, "{lines:?}");
     let _ = std::fs::remove_dir_all(&dir);
